@@ -1,0 +1,98 @@
+"""Settings: one typed object read from ``CREDGUARD_*`` environment variables.
+
+Every variable is listed, with its default, in the README's configuration table. Nothing is read
+at import time: call :func:`get_settings` (cached) where a setting is needed.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from credguard.errors import ConfigurationError
+
+#: Default score cut-offs (lower bounds of bands A, B, C, D; anything lower is E).
+DEFAULT_CUTOFFS: tuple[int, int, int, int] = (800, 650, 500, 350)
+
+
+class Settings(BaseSettings):
+    """CredGuard's configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="CREDGUARD_", extra="ignore")
+
+    data_dir: Path = Field(Path("credguard-data"), description="Where SQLite, uploads and models live.")
+    database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in data_dir.")
+    products: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["CARTAO", "EMPRESTIMO", "CREDIARIO"],
+        description="Product codes accepted in the `produto` column (comma-separated).",
+    )
+    band_cutoffs: dict[str, list[int]] = Field(
+        default_factory=dict,
+        description="Per product, the lowest score of bands A, B, C, D (JSON).",
+    )
+    worker_threads: int = Field(2, ge=1, description="Threads for parsing and prediction.")
+    chunk_size: int = Field(100_000, ge=100, description="Rows per committed chunk of a batch job.")
+    lease_timeout_seconds: float = Field(
+        60.0, gt=0, description="A job whose heartbeat is older than this is taken over."
+    )
+    poll_interval_seconds: float = Field(1.0, gt=0, description="Idle worker's polling interval.")
+    max_attempts: int = Field(3, ge=1, description="Claims of one job before it is failed.")
+    admin_email: str = Field("admin@credguard.local", description="Bootstrap admin created by init.")
+    demo_client: str = Field("Loja Demo", description="Demo client company created by init.")
+    training_rows: int = Field(
+        60_000, ge=2_000, description="Synthetic customers per product for the default models."
+    )
+    log_level: str = Field("INFO", description="Application log level.")
+
+    @field_validator("products", mode="before")
+    @classmethod
+    def _split_products(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().upper() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _check_cutoffs(self) -> Settings:
+        for product, cuts in self.band_cutoffs.items():
+            if len(cuts) != 4 or any(a <= b for a, b in zip(cuts, cuts[1:], strict=False)):
+                raise ValueError(
+                    f"band cut-offs for {product} must be 4 strictly decreasing scores, got {cuts}"
+                )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite inside the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'credguard.db').resolve()}"
+
+    def cutoffs_for(self, product: str) -> tuple[int, int, int, int]:
+        """Score cut-offs of bands A–D for ``product``."""
+        cuts = self.band_cutoffs.get(product)
+        return DEFAULT_CUTOFFS if cuts is None else (cuts[0], cuts[1], cuts[2], cuts[3])
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.data_dir / "results"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, validated once; a bad variable becomes a clear error."""
+    try:
+        return Settings()
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise ConfigurationError(f"invalid CREDGUARD_* configuration: {exc}") from None

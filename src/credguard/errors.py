@@ -1,0 +1,45 @@
+"""The one error tree of CredGuard.
+
+Every error a user may see derives from :class:`CredGuardError`: it carries a message written for
+a person and the HTTP status a front door should answer with. Front doors render it (the CLI as
+one line, the API as problem details); nothing below them knows how.
+
+    CredGuardError (500)
+    ├── NotFound (404)            e.g. BatchNotFound
+    ├── Conflict (409)            e.g. a job already being processed
+    ├── InvalidInput (422)        e.g. InvalidFile: not a CSV, missing column, empty
+    └── ConfigurationError (500)  bad settings, missing model, out-of-date schema
+"""
+
+from __future__ import annotations
+
+
+class CredGuardError(Exception):
+    """An error with a message a user understands and the status a front door answers with."""
+
+    status: int = 500
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFound(CredGuardError):
+    status = 404
+
+
+class Conflict(CredGuardError):
+    status = 409
+
+
+class InvalidInput(CredGuardError):
+    status = 422
+
+
+class ConfigurationError(CredGuardError):
+    status = 500
