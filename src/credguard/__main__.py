@@ -1,0 +1,5 @@
+"""``python -m credguard`` is the ``credguard`` command."""
+
+from credguard.cli.main import run
+
+run()

@@ -1,0 +1,1 @@
+"""Client companies and users (roles admin, operator, analyst)."""

@@ -1,0 +1,1 @@
+"""Batch jobs: submit a file, claim and process it in committed chunks, export results."""

@@ -1,0 +1,345 @@
+"""Claiming and running batch jobs: the one code path that processes a job, whoever rang.
+
+A worker claims a job with a compare-and-set UPDATE (works alike on SQLite and MariaDB: two
+workers never both see their UPDATE match), then reads the stored file in chunks. Each chunk's
+rows and the job's progress are committed in one transaction guarded by the lease: the UPDATE
+only matches while this worker still owns the job *and* the job's committed row count is the one
+it started the chunk from. A worker that was presumed dead and comes back therefore cannot
+write anything, and the unique key (batchJobId, rowNumber) backs this up.
+
+Re-running after a crash is safe: the new owner re-reads the file from the start (validation is
+cheap and rebuilds the duplicate tracker), skips rows already committed, and continues.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import structlog
+from sqlalchemy import Engine, delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from credguard.batches.tables import BatchJob, BatchStatus, CustomerScore
+from credguard.config import Settings
+from credguard.customers.contract import EXCLUSION, ROW_NUMBER, Exclusion
+from credguard.customers.reader import InvalidFile, open_csv
+from credguard.customers.validate import DuplicateTracker, normalise
+from credguard.db.base import utcnow
+from credguard.db.bulk import FrameWriter
+from credguard.db.engine import session_scope
+from credguard.errors import ConfigurationError, CredGuardError
+from credguard.ml import registry
+from credguard.scoring.model import ScoringModel
+from credguard.scoring.score import score_chunk
+
+log = structlog.get_logger(__name__)
+
+#: Largest values the storage columns hold (INT and DECIMAL(14,2)).
+MAX_INT = 2_147_483_647
+MAX_VALOR = 999_999_999_999.99
+INT_COLUMNS = ("total_compras", "total_pagamentos_em_dia", "total_atrasos", "maior_atraso")
+
+SCORE_COLUMNS: dict[str, pl.DataType] = {
+    "scoreProbInadimplencia": pl.Float64(),
+    "score": pl.Int64(),
+    "faixaScore": pl.String(),
+    "reasonCode1": pl.String(),
+    "reasonCode2": pl.String(),
+    "reasonCode3": pl.String(),
+    "modelName": pl.String(),
+    "modelVersion": pl.String(),
+}
+
+GUARD_CHUNK = (
+    "UPDATE batch_jobs SET rowsProcessed = :rows_done, rowsScored = rowsScored + :scored, "
+    "rowsExcluded = rowsExcluded + :excluded, heartbeatAt = :now, updatedAt = :now "
+    "WHERE id = :job_id AND workerId = :worker_id AND status = 'processing' "
+    "AND rowsProcessed = :rows_before"
+)
+
+ProgressCallback = Callable[[int, int | None], None]
+
+
+class LeaseLost(CredGuardError):
+    """Another worker took the job over (this one was presumed dead)."""
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    rows: pl.DataFrame
+    scored: int
+    excluded: int
+
+
+def claim(engine: Engine, settings: Settings, worker_id: str, *, only: int | None = None) -> int | None:
+    """Atomically take the oldest pending job, or one whose worker stopped heartbeating.
+
+    With ``only``, take that job or nothing.
+    """
+    now = utcnow()
+    cutoff = now - timedelta(seconds=settings.lease_timeout_seconds)
+    claimable = or_(
+        BatchJob.status == BatchStatus.PENDING,
+        (BatchJob.status == BatchStatus.PROCESSING)
+        & or_(BatchJob.heartbeat_at.is_(None), BatchJob.heartbeat_at < cutoff),
+    )
+    query = select(BatchJob.id, BatchJob.attempts).where(claimable).order_by(BatchJob.id).limit(10)
+    if only is not None:
+        query = query.where(BatchJob.id == only)
+    with session_scope(engine) as session:
+        candidates = session.execute(query).all()
+    for job_id, attempts in candidates:
+        with session_scope(engine) as session:
+            if attempts >= settings.max_attempts:
+                _give_up(session, job_id, attempts)
+                continue
+            taken = session.execute(
+                update(BatchJob)
+                .where(BatchJob.id == job_id, BatchJob.attempts == attempts, claimable)
+                .values(
+                    status=BatchStatus.PROCESSING,
+                    worker_id=worker_id,
+                    heartbeat_at=now,
+                    updated_at=now,
+                    attempts=attempts + 1,
+                )
+            ).rowcount
+        if taken == 1:
+            log.info("batch claimed", job_id=job_id, worker_id=worker_id, attempt=attempts + 1)
+            return int(job_id)
+    return None
+
+
+def _give_up(session: Session, job_id: int, attempts: int) -> None:
+    """Fail a job that crashed its workers ``attempts`` times instead of looping on it."""
+    job = session.get(BatchJob, job_id)
+    if job is None or job.attempts != attempts or job.status == BatchStatus.FAILED:
+        return
+    reason = job.error or "the worker stopped responding while processing it"
+    _fail(session, job, f"gave up after {attempts} attempts: {reason}")
+    log.error("batch failed after repeated crashes", job_id=job_id, attempts=attempts)
+
+
+def _fail(session: Session, job: BatchJob, message: str) -> None:
+    """Mark ``job`` failed with ``message`` and drop what it wrote (a failed job holds no rows)."""
+    session.execute(delete(CustomerScore).where(CustomerScore.batch_job_id == job.id))
+    job.status = BatchStatus.FAILED
+    job.error = message
+    job.rows_processed = job.rows_scored = job.rows_excluded = 0
+    job.finished_at = job.updated_at = utcnow()
+    job.heartbeat_at = None
+
+
+def process(
+    engine: Engine,
+    settings: Settings,
+    job_id: int,
+    worker_id: str,
+    on_progress: ProgressCallback | None = None,
+) -> str:
+    """Run a claimed job to ``completed`` or ``failed``; returns the final status."""
+    try:
+        with session_scope(engine) as session:
+            job = session.get(BatchJob, job_id)
+            if job is None or job.worker_id != worker_id or job.status != BatchStatus.PROCESSING:
+                raise LeaseLost(f"batch job {job_id} is no longer held by {worker_id}")
+            models = _pin_models(session, job, settings)
+            reference_date = job.reference_date or job.created_at.date()
+            rows_done = job.rows_processed
+            client_id = job.client_id
+            path = Path(job.storage_path)
+        try:
+            source = open_csv(path)
+        except InvalidFile as exc:
+            return _finish_failed(engine, job_id, worker_id, str(exc))
+        if rows_done == 0:
+            with session_scope(engine) as session:
+                session.execute(
+                    update(BatchJob)
+                    .where(BatchJob.id == job_id, BatchJob.worker_id == worker_id)
+                    .values(rows_total=source.estimated_rows)
+                )
+        tracker = DuplicateTracker()
+        with FrameWriter(engine, tmp_dir=settings.data_dir) as writer:
+            try:
+                for raw in source.iter_chunks(settings.chunk_size):
+                    normalised = normalise(
+                        raw, products=settings.products, today=reference_date, seen=tracker
+                    )
+                    fresh = normalised.filter(pl.col(ROW_NUMBER) > rows_done)
+                    if fresh.height == 0:
+                        continue
+                    result = score_rows(
+                        fresh, models, settings=settings, reference_date=reference_date
+                    )
+                    last_row = int(fresh[ROW_NUMBER].max())  # type: ignore[arg-type]
+                    now = utcnow()
+                    frame = _storage_frame(result.rows, job_id=job_id, client_id=client_id, now=now)
+                    params = {
+                        "rows_done": last_row,
+                        "scored": result.scored,
+                        "excluded": result.excluded,
+                        "now": now,
+                        "job_id": job_id,
+                        "worker_id": worker_id,
+                        "rows_before": rows_done,
+                    }
+                    if not writer.append("customer_scores", frame, GUARD_CHUNK, params):
+                        raise LeaseLost(f"batch job {job_id} was taken over by another worker")
+                    rows_done = last_row
+                    if on_progress is not None:
+                        on_progress(rows_done, source.estimated_rows)
+            except InvalidFile as exc:
+                return _finish_failed(engine, job_id, worker_id, str(exc))
+        return _finish_completed(engine, job_id, worker_id, rows_done)
+    except LeaseLost:
+        log.warning("batch lease lost", job_id=job_id, worker_id=worker_id)
+        raise
+    except ConfigurationError as exc:
+        return _finish_failed(engine, job_id, worker_id, str(exc))
+    except Exception as exc:
+        _release(engine, job_id, worker_id, exc)
+        raise
+
+
+def _pin_models(session: Session, job: BatchJob, settings: Settings) -> dict[str, ScoringModel]:
+    """The job's models, pinned at its first start so a promotion mid-job changes nothing."""
+    if job.models is None:
+        production = registry.production_models(session)
+        missing = [product for product in settings.products if product not in production]
+        if missing:
+            raise ConfigurationError(
+                f"no production model for product(s) {', '.join(missing)}; run `credguard init`"
+            )
+        job.models = json.dumps({p: production[p].id for p in settings.products})
+        job.reference_date = job.created_at.date()
+        job.started_at = utcnow()
+    pinned: dict[str, int] = json.loads(job.models)
+    return {
+        product: registry.load(registry.get_or_raise(session, model_id))
+        for product, model_id in pinned.items()
+    }
+
+
+def score_rows(
+    normalised: pl.DataFrame,
+    models: dict[str, ScoringModel],
+    *,
+    settings: Settings,
+    reference_date: date,
+) -> ChunkResult:
+    """Score every valid row of a normalised chunk with its product's model; keep exclusions."""
+    checked = _within_storage_limits(normalised)
+    valid_mask = checked[EXCLUSION].is_null()
+    valid = checked.filter(valid_mask)
+    excluded = checked.filter(~valid_mask).with_columns(
+        [pl.lit(None, dtype=dtype).alias(name) for name, dtype in SCORE_COLUMNS.items()]
+    )
+    parts = [excluded]
+    for (product,), group in valid.partition_by("produto", as_dict=True).items():
+        scores = score_chunk(
+            group,
+            models[str(product)],
+            cutoffs=settings.cutoffs_for(str(product)),
+            reference_date=reference_date,
+        )
+        parts.append(pl.concat([group, scores.select(list(SCORE_COLUMNS))], how="horizontal"))
+    rows = pl.concat(
+        [part.cast(SCORE_COLUMNS, strict=False) if part.height else part for part in parts],
+        how="vertical_relaxed",
+    ).sort(ROW_NUMBER)
+    return ChunkResult(rows=rows, scored=valid.height, excluded=excluded.height)
+
+
+def _within_storage_limits(frame: pl.DataFrame) -> pl.DataFrame:
+    """Values too large for their columns are unparseable for storage: VALOR_INVALIDO."""
+    too_large = pl.col("valor_total_compras") > MAX_VALOR
+    for name in INT_COLUMNS:
+        too_large = too_large | (pl.col(name) > MAX_INT)
+    too_large = too_large.fill_null(False)
+    return frame.with_columns(
+        pl.when(too_large & pl.col(EXCLUSION).is_null())
+        .then(pl.lit(Exclusion.VALOR_INVALIDO.value))
+        .otherwise(pl.col(EXCLUSION))
+        .alias(EXCLUSION),
+        *[pl.when(pl.col(n) > MAX_INT).then(None).otherwise(pl.col(n)).alias(n) for n in INT_COLUMNS],
+        pl.when(pl.col("valor_total_compras") > MAX_VALOR)
+        .then(None)
+        .otherwise(pl.col("valor_total_compras").round(2))
+        .alias("valor_total_compras"),
+    )
+
+
+def _storage_frame(rows: pl.DataFrame, *, job_id: int, client_id: int, now: datetime) -> pl.DataFrame:
+    """A chunk's rows in ``customer_scores`` column order and types."""
+    return rows.select(
+        pl.lit(job_id, dtype=pl.Int64).alias("batchJobId"),
+        pl.lit(client_id, dtype=pl.Int64).alias("clientId"),
+        pl.col(ROW_NUMBER),
+        "cpf",
+        "nome",
+        "produto",
+        "data_primeira_compra",
+        "data_ultima_compra",
+        *INT_COLUMNS[:1],
+        "valor_total_compras",
+        *INT_COLUMNS[1:],
+        *SCORE_COLUMNS,
+        pl.col(EXCLUSION),
+        pl.lit(now, dtype=pl.Datetime("us")).alias("dataProcessamento"),
+        pl.lit(now, dtype=pl.Datetime("us")).alias("createdAt"),
+    )
+
+
+def _finish_completed(engine: Engine, job_id: int, worker_id: str, rows_done: int) -> str:
+    now = utcnow()
+    with session_scope(engine) as session:
+        finished = session.execute(
+            update(BatchJob)
+            .where(
+                BatchJob.id == job_id,
+                BatchJob.worker_id == worker_id,
+                BatchJob.status == BatchStatus.PROCESSING,
+            )
+            .values(
+                status=BatchStatus.COMPLETED,
+                rows_total=rows_done,
+                finished_at=now,
+                updated_at=now,
+                heartbeat_at=None,
+                error=None,
+            )
+        ).rowcount
+    if finished != 1:
+        raise LeaseLost(f"batch job {job_id} was taken over before it could complete")
+    log.info("batch completed", job_id=job_id, rows=rows_done)
+    return BatchStatus.COMPLETED
+
+
+def _finish_failed(engine: Engine, job_id: int, worker_id: str, message: str) -> str:
+    with session_scope(engine) as session:
+        job = session.get(BatchJob, job_id)
+        if job is None or job.worker_id != worker_id:
+            raise LeaseLost(f"batch job {job_id} was taken over before it could fail")
+        _fail(session, job, message)
+    log.warning("batch failed", job_id=job_id, error=message)
+    return BatchStatus.FAILED
+
+
+def _release(engine: Engine, job_id: int, worker_id: str, exc: BaseException) -> None:
+    """After an unexpected error, let the job be claimed again at once (attempts still count)."""
+    log.exception("batch processing crashed", job_id=job_id, worker_id=worker_id)
+    try:
+        with session_scope(engine) as session:
+            session.execute(
+                update(BatchJob)
+                .where(BatchJob.id == job_id, BatchJob.worker_id == worker_id)
+                .values(heartbeat_at=None, error=f"{type(exc).__name__}: {exc}"[:2000])
+            )
+    except Exception:  # the database itself may be what failed; the lease will expire anyway
+        log.exception("could not release batch job", job_id=job_id)

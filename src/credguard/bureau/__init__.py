@@ -1,0 +1,1 @@
+"""Credit-bureau enrichment and its cache (``bureau_cache``)."""

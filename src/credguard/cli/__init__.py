@@ -1,0 +1,1 @@
+"""The command line: ``credguard <noun> <verb>``, one small module per noun."""

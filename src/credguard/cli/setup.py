@@ -1,0 +1,87 @@
+"""``credguard init``, ``credguard synth`` and ``credguard demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from credguard import bootstrap
+from credguard.batches import export
+from credguard.batches.tables import BatchStatus
+from credguard.cli import context
+from credguard.cli.batches import print_job, process_with_progress, submit_file
+from credguard.db.base import utcnow
+from credguard.errors import InvalidInput
+from credguard.synth import generator
+
+
+def init_command() -> None:
+    """Migrate the database, create the admin and demo client, train missing default models."""
+    engine, settings = context.engine(check_schema=False), context.settings()
+    with context.console.status("initialising") as status:
+        report = bootstrap.initialise(engine, settings, on_step=lambda step: status.update(step))
+    _print_init(report)
+
+
+def _print_init(report: bootstrap.InitReport) -> None:
+    if report.admin_password:
+        context.console.print(
+            f"admin user [bold]{report.admin_email}[/bold] created; its password, shown only once: "
+            f"[bold]{report.admin_password}[/bold]"
+        )
+    if report.trained:
+        table = Table("product", "AUC", "KS", "Brier", title="default models trained")
+        for product, metrics in report.trained.items():
+            table.add_row(product, *(f"{metrics.get(k, float('nan')):.3f}" for k in ("auc", "ks", "brier")))
+        context.console.print(table)
+    context.console.print("CredGuard is initialised")
+
+
+def synth_command(
+    rows: int = typer.Option(10_000, "--rows", min=1, help="Number of customers."),
+    seed: int = typer.Option(1, "--seed", help="Random seed (same seed, same file)."),
+    output: Path = typer.Option(..., "-o", "--output", help="CSV file to write."),
+    dirty_share: float = typer.Option(0.02, "--dirty-share", min=0.0, max=1.0, help="Share of rows with a defect."),
+    delimiter: str = typer.Option(",", "--delimiter", help="',' or ';'."),
+) -> None:
+    """Write synthetic customers with their true default probability and realised outcome."""
+    if delimiter not in {",", ";"}:
+        raise InvalidInput("the delimiter must be ',' or ';'")
+    settings = context.settings()
+    frame = generator.generate(
+        rows, seed=seed, products=settings.products, reference_date=utcnow().date(), dirty_share=dirty_share
+    )
+    generator.write_csv(frame, output, delimiter=delimiter)
+    context.console.print(f"wrote {rows} synthetic customers to {output}")
+
+
+def demo_command(
+    rows: int = typer.Option(10_000, "--rows", min=1, help="Customers in the demo file."),
+) -> None:
+    """Initialise if needed, generate a demo file, score it as a batch job, export the results."""
+    engine, settings = context.engine(check_schema=False), context.settings()
+    with context.console.status("initialising") as status:
+        report = bootstrap.initialise(engine, settings, on_step=lambda step: status.update(step))
+    _print_init(report)
+    demo_file = settings.data_dir / "demo" / "clientes-demo.csv"
+    frame = generator.generate(
+        rows, seed=7, products=settings.products, reference_date=utcnow().date(), dirty_share=0.03
+    )
+    generator.write_csv(frame, demo_file, delimiter=";")
+    context.console.print(f"demo file with {rows} customers: {demo_file}")
+    job_id = submit_file(engine, settings, demo_file, None)
+    job = process_with_progress(engine, settings, job_id)
+    print_job(engine, job)
+    if job.status != BatchStatus.COMPLETED:
+        raise InvalidInput(f"the demo batch failed: {job.error}")
+    results = settings.results_dir / f"job-{job_id}.csv"
+    export.export_results(engine, job, results, chunk_rows=settings.chunk_size)
+    context.console.print(f"results: [bold]{results.resolve()}[/bold]")
+
+
+def register(root: typer.Typer) -> None:
+    root.command("init")(init_command)
+    root.command("synth")(synth_command)
+    root.command("demo")(demo_command)

@@ -1,0 +1,9 @@
+"""Imports every domain's tables so that ``Base.metadata`` is complete (Alembic, checks)."""
+
+from credguard.accounts import tables as accounts_tables
+from credguard.batches import tables as batches_tables
+from credguard.bureau import tables as bureau_tables
+from credguard.db.base import Base
+from credguard.ml import tables as ml_tables
+
+__all__ = ["Base", "accounts_tables", "batches_tables", "bureau_tables", "ml_tables"]

@@ -1,0 +1,95 @@
+"""Where models live and which one scores each product: the one small interface to load models.
+
+For now artefacts are JSON files under the data directory, indexed by the ``models`` table, with
+``production_models`` pointing at the model that scores each product. A later issue moves the
+registry into MLflow behind these same functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from credguard.errors import ConfigurationError, NotFound
+from credguard.ml.artifact import ModelArtifact
+from credguard.ml.tables import ModelRecord, ProductionModel
+from credguard.scoring.model import ScoringModel
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def next_version(session: Session, name: str) -> int:
+    """The version number a new model called ``name`` gets."""
+    latest = session.scalar(select(func.max(ModelRecord.version)).where(ModelRecord.name == name))
+    return (latest or 0) + 1
+
+
+def register(session: Session, artifact: ModelArtifact, models_dir: Path) -> ModelRecord:
+    """Store ``artifact`` under ``models_dir`` and record it (not yet in production)."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    path = (models_dir / f"{artifact.name}-v{artifact.version}.json").resolve()
+    artifact.save(path)
+    record = ModelRecord(
+        name=artifact.name,
+        version=artifact.version,
+        product=artifact.product,
+        artifact_path=str(path),
+        sha256=file_sha256(path),
+        metrics=json.dumps(artifact.metrics),
+    )
+    session.add(record)
+    session.flush()
+    return record
+
+
+def set_production(session: Session, product: str, record: ModelRecord) -> None:
+    """Make ``record`` the model that scores ``product``."""
+    current = session.get(ProductionModel, product)
+    if current is None:
+        session.add(ProductionModel(product=product, model_id=record.id))
+    else:
+        current.model_id = record.id
+    session.flush()
+
+
+def production_models(session: Session) -> dict[str, ModelRecord]:
+    """Product → the model scoring it now."""
+    rows = session.execute(
+        select(ProductionModel.product, ModelRecord).join(
+            ModelRecord, ModelRecord.id == ProductionModel.model_id
+        )
+    ).all()
+    return {product: record for product, record in rows}
+
+
+def get_or_raise(session: Session, model_id: int) -> ModelRecord:
+    record = session.get(ModelRecord, model_id)
+    if record is None:
+        raise NotFound(f"model {model_id} does not exist")
+    return record
+
+
+def load(record: ModelRecord) -> ScoringModel:
+    """The scoring model of ``record``, checked against its recorded checksum (cached)."""
+    return _load(record.artifact_path, record.sha256)
+
+
+@lru_cache(maxsize=32)
+def _load(path: str, sha256: str) -> ScoringModel:
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigurationError(f"model file {path} is missing; re-run `credguard init`")
+    if file_sha256(file) != sha256:
+        raise ConfigurationError(f"model file {path} does not match its recorded checksum")
+    return ScoringModel(ModelArtifact.load(file))
