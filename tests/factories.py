@@ -15,7 +15,9 @@ from credguard.db.engine import session_scope
 from credguard.synth import generator
 
 
-def make_customers(rows: int, *, seed: int = 1, dirty_share: float = 0.0, products: list[str] | None = None) -> pl.DataFrame:
+def make_customers(
+    rows: int, *, seed: int = 1, dirty_share: float = 0.0, products: list[str] | None = None
+) -> pl.DataFrame:
     """Synthetic customers, with the exclusion each dirty row should get (``motivo_esperado``)."""
     return generator.generate(
         rows,
@@ -34,10 +36,14 @@ def write_file(frame: pl.DataFrame, path: Path, *, delimiter: str = ",") -> Path
 
 def submit(engine: Engine, settings: Settings, path: Path, client_id: int) -> int:
     with session_scope(engine) as session:
-        return service.submit(session, path, uploads_dir=settings.uploads_dir, client_id=client_id).id
+        return service.submit(
+            session, path, uploads_dir=settings.uploads_dir, client_id=client_id
+        ).id
 
 
-def process(engine: Engine, settings: Settings, job_id: int, worker_id: str = "test-worker") -> BatchJob:
+def process(
+    engine: Engine, settings: Settings, job_id: int, worker_id: str = "test-worker"
+) -> BatchJob:
     """Claim and run ``job_id`` here; the finished job."""
     assert processing.claim(engine, settings, worker_id, only=job_id) == job_id
     processing.process(engine, settings, job_id, worker_id)
@@ -52,5 +58,6 @@ def get_job(engine: Engine, job_id: int) -> BatchJob:
 def stored_rows(engine: Engine, job_id: int) -> pl.DataFrame:
     with engine.connect() as connection:
         return pl.read_database(
-            f"SELECT * FROM customer_scores WHERE batchJobId = {job_id} ORDER BY rowNumber", connection
+            f"SELECT * FROM customer_scores WHERE batchJobId = {job_id} ORDER BY rowNumber",
+            connection,
         )

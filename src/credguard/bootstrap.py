@@ -57,7 +57,9 @@ def initialise(
         with session_scope(engine) as session:
             record = registry.register(session, artifact, settings.models_dir)
             registry.set_production(session, product, record)
-        report.trained[product] = {k: float(v) for k, v in artifact.metrics.items() if isinstance(v, int | float)}
+        report.trained[product] = {
+            k: float(v) for k, v in artifact.metrics.items() if isinstance(v, int | float)
+        }
     return report
 
 

@@ -7,6 +7,7 @@ at import time: call :func:`get_settings` (cached) where a setting is needed.
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated
 
@@ -24,7 +25,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CREDGUARD_", extra="ignore")
 
-    data_dir: Path = Field(Path("credguard-data"), description="Where SQLite, uploads and models live.")
+    data_dir: Path = Field(
+        Path("credguard-data"), description="Where SQLite, uploads and models live."
+    )
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in data_dir.")
     products: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["CARTAO", "EMPRESTIMO", "CREDIARIO"],
@@ -41,7 +44,9 @@ class Settings(BaseSettings):
     )
     poll_interval_seconds: float = Field(1.0, gt=0, description="Idle worker's polling interval.")
     max_attempts: int = Field(3, ge=1, description="Claims of one job before it is failed.")
-    admin_email: str = Field("admin@credguard.local", description="Bootstrap admin created by init.")
+    admin_email: str = Field(
+        "admin@credguard.local", description="Bootstrap admin created by init."
+    )
     demo_client: str = Field("Loja Demo", description="Demo client company created by init.")
     training_rows: int = Field(
         60_000, ge=2_000, description="Synthetic customers per product for the default models."
@@ -58,7 +63,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check_cutoffs(self) -> Settings:
         for product, cuts in self.band_cutoffs.items():
-            if len(cuts) != 4 or any(a <= b for a, b in zip(cuts, cuts[1:], strict=False)):
+            if len(cuts) != 4 or any(a <= b for a, b in pairwise(cuts)):
                 raise ValueError(
                     f"band cut-offs for {product} must be 4 strictly decreasing scores, got {cuts}"
                 )

@@ -26,7 +26,9 @@ ROWS = 120_000
 def test_job_survives_its_worker_being_killed(
     engine: Engine, settings: Settings, client_id: int, tmp_path: Path
 ) -> None:
-    path = factories.write_file(factories.make_customers(ROWS, seed=3, dirty_share=0.02), tmp_path / "big.csv")
+    path = factories.write_file(
+        factories.make_customers(ROWS, seed=3, dirty_share=0.02), tmp_path / "big.csv"
+    )
     job_id = factories.submit(engine, settings, path, client_id)
     env = {
         **os.environ,
@@ -38,7 +40,9 @@ def test_job_survives_its_worker_being_killed(
     }
     victim = subprocess.Popen(
         [sys.executable, "-m", "credguard", "worker", "--until-idle"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         done = _wait_for_progress(engine, job_id, at_least=2_000, timeout=120)
@@ -57,7 +61,10 @@ def test_job_survives_its_worker_being_killed(
 
     worker.run(engine, settings, until_idle=True)  # claims nothing until the 2 s lease expires
     deadline = time.monotonic() + 60
-    while factories.get_job(engine, job_id).status == BatchStatus.PROCESSING and time.monotonic() < deadline:
+    while (
+        factories.get_job(engine, job_id).status == BatchStatus.PROCESSING
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.5)
         worker.run(engine, settings, until_idle=True)
 

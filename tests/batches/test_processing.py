@@ -23,7 +23,9 @@ from tests import factories
 @pytest.fixture
 def dirty_file(tmp_path: Path) -> tuple[pl.DataFrame, Path]:
     frame = factories.make_customers(3_500, seed=11, dirty_share=0.06)
-    return frame, factories.write_file(frame.drop(EXPECTED_EXCLUSION_COLUMN), tmp_path / "clientes.csv", delimiter=";")
+    return frame, factories.write_file(
+        frame.drop(EXPECTED_EXCLUSION_COLUMN), tmp_path / "clientes.csv", delimiter=";"
+    )
 
 
 def test_every_row_is_scored_or_excluded_once(
@@ -70,11 +72,20 @@ def test_export_keeps_input_order_columns_and_neutralises_formulas(
     assert raw.startswith(b"\xef\xbb\xbf")
     out = pl.read_csv(target, infer_schema=False)
     assert out.columns[: frame.width] == frame.columns
-    assert {"scoreProbInadimplencia", "score", "faixaScore", "motivoExclusao", "motivosScore"} <= set(out.columns)
+    assert {
+        "scoreProbInadimplencia",
+        "score",
+        "faixaScore",
+        "motivoExclusao",
+        "motivosScore",
+    } <= set(out.columns)
     assert out["cpf"].to_list() == frame["cpf"].to_list()
     assert out["nome"][3] == "'" + frame["nome"][3]
     assert (out["observacao"] == "'@SUM(A1)").all()
-    assert out["prob_inadimplencia_real"].to_list() == frame["prob_inadimplencia_real"].cast(pl.String).to_list()
+    assert (
+        out["prob_inadimplencia_real"].to_list()
+        == frame["prob_inadimplencia_real"].cast(pl.String).to_list()
+    )
 
 
 BAD_FILES = {
@@ -130,7 +141,9 @@ def test_two_workers_never_claim_the_same_job(
 def _expire_lease(engine: Engine, job_id: int) -> None:
     with session_scope(engine) as session:
         session.execute(
-            update(BatchJob).where(BatchJob.id == job_id).values(heartbeat_at=utcnow() - timedelta(hours=1))
+            update(BatchJob)
+            .where(BatchJob.id == job_id)
+            .values(heartbeat_at=utcnow() - timedelta(hours=1))
         )
 
 
@@ -149,7 +162,9 @@ def test_a_worker_presumed_dead_cannot_write_and_the_new_owner_completes(
 
     job = factories.get_job(engine, job_id)
     assert job.status == BatchStatus.COMPLETED and job.attempts == 2
-    assert factories.stored_rows(engine, job_id)["rowNumber"].to_list() == list(range(1, frame.height + 1))
+    assert factories.stored_rows(engine, job_id)["rowNumber"].to_list() == list(
+        range(1, frame.height + 1)
+    )
 
 
 def test_a_job_that_keeps_crashing_its_worker_ends_failed(
@@ -190,7 +205,9 @@ def test_reprocess_replaces_rows_and_refuses_a_live_job(
         service.reprocess(session, job_id, lease_timeout_seconds=settings.lease_timeout_seconds)
 
 
-def test_export_refuses_an_unfinished_job(engine: Engine, settings: Settings, client_id: int, tmp_path: Path) -> None:
+def test_export_refuses_an_unfinished_job(
+    engine: Engine, settings: Settings, client_id: int, tmp_path: Path
+) -> None:
     path = factories.write_file(factories.make_customers(10), tmp_path / "f.csv")
     job = factories.get_job(engine, factories.submit(engine, settings, path, client_id))
     with pytest.raises(Conflict, match="pending"):

@@ -14,10 +14,22 @@ from credguard.errors import ConfigurationError
 RUNBOOK_COLUMNS = {
     "batch_jobs": {"id", "status", "fileName", "error", "createdAt"},
     "customer_scores": {
-        "batchJobId", "cpf", "nome", "produto", "data_primeira_compra", "data_ultima_compra",
-        "total_compras", "valor_total_compras", "total_pagamentos_em_dia", "total_atrasos",
-        "maior_atraso", "scoreProbInadimplencia", "faixaScore", "motivoExclusao",
-        "dataProcessamento", "createdAt",
+        "batchJobId",
+        "cpf",
+        "nome",
+        "produto",
+        "data_primeira_compra",
+        "data_ultima_compra",
+        "total_compras",
+        "valor_total_compras",
+        "total_pagamentos_em_dia",
+        "total_atrasos",
+        "maior_atraso",
+        "scoreProbInadimplencia",
+        "faixaScore",
+        "motivoExclusao",
+        "dataProcessamento",
+        "createdAt",
     },
     "bureau_cache": {"expiresAt"},
     "users": {"id", "lastLoginAt"},
@@ -33,7 +45,9 @@ def test_migrations_build_the_runbook_schema(engine: Engine) -> None:
     assert ("status", "createdAt") in indexed
     indexed = {tuple(ix["column_names"]) for ix in inspector.get_indexes("customer_scores")}
     assert ("dataProcessamento",) in indexed
-    unique = {tuple(uq["column_names"]) for uq in inspector.get_unique_constraints("customer_scores")}
+    unique = {
+        tuple(uq["column_names"]) for uq in inspector.get_unique_constraints("customer_scores")
+    }
     assert ("batchJobId", "rowNumber") in unique
 
 

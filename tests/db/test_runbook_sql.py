@@ -8,8 +8,8 @@ account instead of ``-u credguard -p``).
 from __future__ import annotations
 
 import subprocess
-from datetime import timedelta
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
@@ -72,7 +72,14 @@ AND motivoExclusao IS NULL
 
 def _client_args(engine: Engine) -> list[str]:
     url = engine.url
-    args = ["-h", url.host or "127.0.0.1", "-P", str(url.port or 3306), "-u", url.username or "root"]
+    args = [
+        "-h",
+        url.host or "127.0.0.1",
+        "-P",
+        str(url.port or 3306),
+        "-u",
+        url.username or "root",
+    ]
     if url.password:
         args.append(f"-p{url.password}")
     return args
@@ -100,28 +107,48 @@ def filled(engine: Engine, settings: Settings, client_id: int, tmp_path: Path) -
     """A database as production would have it: recent, stuck, failed and 100-day-old jobs."""
     customers = factories.make_customers(2_000, seed=21, dirty_share=0.05)
     path = factories.write_file(customers.drop("motivo_esperado"), tmp_path / "c.csv")
-    recent = factories.process(engine, settings, factories.submit(engine, settings, path, client_id)).id
-    old = factories.process(engine, settings, factories.submit(engine, settings, path, client_id)).id
+    recent = factories.process(
+        engine, settings, factories.submit(engine, settings, path, client_id)
+    ).id
+    old = factories.process(
+        engine, settings, factories.submit(engine, settings, path, client_id)
+    ).id
     stuck = factories.submit(engine, settings, path, client_id)
     assert processing.claim(engine, settings, "stuck-worker", only=stuck) == stuck
     bad = tmp_path / "bad.csv"
     bad.write_text("nome;cpf\nAna;123\n")
-    failed = factories.process(engine, settings, factories.submit(engine, settings, bad, client_id)).id
+    failed = factories.process(
+        engine, settings, factories.submit(engine, settings, bad, client_id)
+    ).id
     now = utcnow()
     with session_scope(engine) as session:
-        session.execute(update(BatchJob).where(BatchJob.id == stuck).values(created_at=now - timedelta(hours=6)))
-        session.execute(update(BatchJob).where(BatchJob.id == old).values(created_at=now - timedelta(days=100)))
+        session.execute(
+            update(BatchJob).where(BatchJob.id == stuck).values(created_at=now - timedelta(hours=6))
+        )
+        session.execute(
+            update(BatchJob).where(BatchJob.id == old).values(created_at=now - timedelta(days=100))
+        )
         session.execute(
             update(CustomerScore)
             .where(CustomerScore.batch_job_id == old)
-            .values(created_at=now - timedelta(days=100), data_processamento=now - timedelta(days=100))
+            .values(
+                created_at=now - timedelta(days=100), data_processamento=now - timedelta(days=100)
+            )
         )
-        for index, expires in enumerate([now - timedelta(days=1), now - timedelta(minutes=5), now + timedelta(days=7)]):
-            session.add(BureauCacheEntry(provider="demo", cpf=f"{index:011d}", payload="{}", expires_at=expires))
+        for index, expires in enumerate(
+            [now - timedelta(days=1), now - timedelta(minutes=5), now + timedelta(days=7)]
+        ):
+            session.add(
+                BureauCacheEntry(
+                    provider="demo", cpf=f"{index:011d}", payload="{}", expires_at=expires
+                )
+            )
     return {"recent": recent, "old": old, "stuck": stuck, "failed": failed}
 
 
-def test_morning_check_finds_the_stuck_and_the_failed_jobs(engine: Engine, filled: dict[str, int]) -> None:
+def test_morning_check_finds_the_stuck_and_the_failed_jobs(
+    engine: Engine, filled: dict[str, int]
+) -> None:
     stuck = mysql(engine, STUCK_JOBS)
     assert stuck[0] == ["id", "status", "createdAt", "fileName"]
     assert [row[0] for row in stuck[1:]] == [str(filled["stuck"])]
@@ -145,14 +172,23 @@ def test_monthly_archive_dumps_then_deletes_only_old_jobs(
     dump = tmp_path / "jobs.sql"
     with dump.open("w") as handle:
         subprocess.run(
-            ["mysqldump", *_client_args(engine), str(engine.url.database), "batch_jobs", "customer_scores",
-             f"--where={ARCHIVE_WHERE}"],
-            stdout=handle, check=True,
+            [
+                "mysqldump",
+                *_client_args(engine),
+                str(engine.url.database),
+                "batch_jobs",
+                "customer_scores",
+                f"--where={ARCHIVE_WHERE}",
+            ],
+            stdout=handle,
+            check=True,
         )
     text = dump.read_text()
     assert "INSERT INTO `batch_jobs`" in text and "INSERT INTO `customer_scores`" in text
     with session_scope(engine) as session:
-        old_rows = session.scalar(select(func.count()).where(CustomerScore.batch_job_id == filled["old"]))
+        old_rows = session.scalar(
+            select(func.count()).where(CustomerScore.batch_job_id == filled["old"])
+        )
         total_before = session.scalar(select(func.count()).select_from(CustomerScore))
     assert old_rows == 2_000
 
@@ -184,6 +220,8 @@ def test_retraining_export_writes_scored_rows_of_six_months(
     rows = mysql(engine, TRAINING_EXPORT, flag_e=True)
     header, data = rows[0], rows[1:]
     assert header[-1] == "label" and header[:3] == ["cpf", "nome", "produto"]
-    stored = factories.stored_rows(engine, filled["recent"]).filter(pl.col("motivoExclusao").is_null())
+    stored = pl.concat(
+        [factories.stored_rows(engine, filled[job]) for job in ("recent", "old")]  # 100 days < 6 months
+    ).filter(pl.col("motivoExclusao").is_null())
     assert len(data) == stored.height
     assert all(0.0 < float(row[-1]) < 1.0 for row in data)

@@ -39,7 +39,9 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column("passwordHash", String(255))
     role: Mapped[str] = mapped_column(String(16))
-    client_id: Mapped[int | None] = mapped_column("clientId", ForeignKey("clients.id"), default=None)
+    client_id: Mapped[int | None] = mapped_column(
+        "clientId", ForeignKey("clients.id"), default=None
+    )
     is_active: Mapped[bool] = mapped_column("isActive", Boolean, default=True)
     last_login_at: Mapped[datetime | None] = mapped_column("lastLoginAt", DateTime, default=None)
     created_at: Mapped[datetime] = mapped_column("createdAt", DateTime, default=utcnow)

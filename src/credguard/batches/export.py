@@ -31,7 +31,9 @@ _PLAIN_NUMBER = r"^[+-]?[0-9][0-9.,]*$"
 def neutralise_formulas(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     """Prefix with ``'`` every cell a spreadsheet would evaluate (=, +, -, @, tab, CR)."""
     return frame.with_columns(
-        pl.when(pl.col(name).str.contains(_FORMULA_START) & ~pl.col(name).str.contains(_PLAIN_NUMBER))
+        pl.when(
+            pl.col(name).str.contains(_FORMULA_START) & ~pl.col(name).str.contains(_PLAIN_NUMBER)
+        )
         .then(pl.lit("'") + pl.col(name))
         .otherwise(pl.col(name))
         .alias(name)

@@ -14,8 +14,10 @@ cheap and rebuilds the duplicate tracker), skips rows already committed, and con
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -30,7 +32,7 @@ from credguard.customers.contract import EXCLUSION, ROW_NUMBER, Exclusion
 from credguard.customers.reader import InvalidFile, open_csv
 from credguard.customers.validate import DuplicateTracker, normalise
 from credguard.db.base import utcnow
-from credguard.db.bulk import FrameWriter
+from credguard.db.bulk import FrameWriter, rowcount
 from credguard.db.engine import session_scope
 from credguard.errors import ConfigurationError, CredGuardError
 from credguard.ml import registry
@@ -44,16 +46,18 @@ MAX_INT = 2_147_483_647
 MAX_VALOR = 999_999_999_999.99
 INT_COLUMNS = ("total_compras", "total_pagamentos_em_dia", "total_atrasos", "maior_atraso")
 
-SCORE_COLUMNS: dict[str, pl.DataType] = {
-    "scoreProbInadimplencia": pl.Float64(),
-    "score": pl.Int64(),
-    "faixaScore": pl.String(),
-    "reasonCode1": pl.String(),
-    "reasonCode2": pl.String(),
-    "reasonCode3": pl.String(),
-    "modelName": pl.String(),
-    "modelVersion": pl.String(),
-}
+SCORE_COLUMNS = pl.Schema(
+    {
+        "scoreProbInadimplencia": pl.Float64(),
+        "score": pl.Int64(),
+        "faixaScore": pl.String(),
+        "reasonCode1": pl.String(),
+        "reasonCode2": pl.String(),
+        "reasonCode3": pl.String(),
+        "modelName": pl.String(),
+        "modelVersion": pl.String(),
+    }
+)
 
 GUARD_CHUNK = (
     "UPDATE batch_jobs SET rowsProcessed = :rows_done, rowsScored = rowsScored + :scored, "
@@ -63,6 +67,21 @@ GUARD_CHUNK = (
 )
 
 ProgressCallback = Callable[[int, int | None], None]
+
+
+@dataclass
+class StageTimings:
+    """Seconds spent per stage of a job (parse, validate, score, store), for benchmarks and logs."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
 
 
 class LeaseLost(CredGuardError):
@@ -76,7 +95,9 @@ class ChunkResult:
     excluded: int
 
 
-def claim(engine: Engine, settings: Settings, worker_id: str, *, only: int | None = None) -> int | None:
+def claim(
+    engine: Engine, settings: Settings, worker_id: str, *, only: int | None = None
+) -> int | None:
     """Atomically take the oldest pending job, or one whose worker stopped heartbeating.
 
     With ``only``, take that job or nothing.
@@ -98,17 +119,19 @@ def claim(engine: Engine, settings: Settings, worker_id: str, *, only: int | Non
             if attempts >= settings.max_attempts:
                 _give_up(session, job_id, attempts)
                 continue
-            taken = session.execute(
-                update(BatchJob)
-                .where(BatchJob.id == job_id, BatchJob.attempts == attempts, claimable)
-                .values(
-                    status=BatchStatus.PROCESSING,
-                    worker_id=worker_id,
-                    heartbeat_at=now,
-                    updated_at=now,
-                    attempts=attempts + 1,
+            taken = rowcount(
+                session.execute(
+                    update(BatchJob)
+                    .where(BatchJob.id == job_id, BatchJob.attempts == attempts, claimable)
+                    .values(
+                        status=BatchStatus.PROCESSING,
+                        worker_id=worker_id,
+                        heartbeat_at=now,
+                        updated_at=now,
+                        attempts=attempts + 1,
+                    )
                 )
-            ).rowcount
+            )
         if taken == 1:
             log.info("batch claimed", job_id=job_id, worker_id=worker_id, attempt=attempts + 1)
             return int(job_id)
@@ -141,8 +164,10 @@ def process(
     job_id: int,
     worker_id: str,
     on_progress: ProgressCallback | None = None,
+    timings: StageTimings | None = None,
 ) -> str:
     """Run a claimed job to ``completed`` or ``failed``; returns the final status."""
+    timings = timings or StageTimings()
     try:
         with session_scope(engine) as session:
             job = session.get(BatchJob, job_id)
@@ -167,16 +192,23 @@ def process(
         tracker = DuplicateTracker()
         with FrameWriter(engine, tmp_dir=settings.data_dir) as writer:
             try:
-                for raw in source.iter_chunks(settings.chunk_size):
-                    normalised = normalise(
-                        raw, products=settings.products, today=reference_date, seen=tracker
-                    )
-                    fresh = normalised.filter(pl.col(ROW_NUMBER) > rows_done)
+                chunks = source.iter_chunks(settings.chunk_size)
+                while True:
+                    with timings.stage("parse"):
+                        raw = next(chunks, None)
+                    if raw is None:
+                        break
+                    with timings.stage("validate"):
+                        normalised = normalise(
+                            raw, products=settings.products, today=reference_date, seen=tracker
+                        )
+                        fresh = normalised.filter(pl.col(ROW_NUMBER) > rows_done)
                     if fresh.height == 0:
                         continue
-                    result = score_rows(
-                        fresh, models, settings=settings, reference_date=reference_date
-                    )
+                    with timings.stage("score"):
+                        result = score_rows(
+                            fresh, models, settings=settings, reference_date=reference_date
+                        )
                     last_row = int(fresh[ROW_NUMBER].max())  # type: ignore[arg-type]
                     now = utcnow()
                     frame = _storage_frame(result.rows, job_id=job_id, client_id=client_id, now=now)
@@ -189,7 +221,9 @@ def process(
                         "worker_id": worker_id,
                         "rows_before": rows_done,
                     }
-                    if not writer.append("customer_scores", frame, GUARD_CHUNK, params):
+                    with timings.stage("store"):
+                        appended = writer.append("customer_scores", frame, GUARD_CHUNK, params)
+                    if not appended:
                         raise LeaseLost(f"batch job {job_id} was taken over by another worker")
                     rows_done = last_row
                     if on_progress is not None:
@@ -267,7 +301,10 @@ def _within_storage_limits(frame: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit(Exclusion.VALOR_INVALIDO.value))
         .otherwise(pl.col(EXCLUSION))
         .alias(EXCLUSION),
-        *[pl.when(pl.col(n) > MAX_INT).then(None).otherwise(pl.col(n)).alias(n) for n in INT_COLUMNS],
+        *[
+            pl.when(pl.col(n) > MAX_INT).then(None).otherwise(pl.col(n)).alias(n)
+            for n in INT_COLUMNS
+        ],
         pl.when(pl.col("valor_total_compras") > MAX_VALOR)
         .then(None)
         .otherwise(pl.col("valor_total_compras").round(2))
@@ -275,7 +312,9 @@ def _within_storage_limits(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _storage_frame(rows: pl.DataFrame, *, job_id: int, client_id: int, now: datetime) -> pl.DataFrame:
+def _storage_frame(
+    rows: pl.DataFrame, *, job_id: int, client_id: int, now: datetime
+) -> pl.DataFrame:
     """A chunk's rows in ``customer_scores`` column order and types."""
     return rows.select(
         pl.lit(job_id, dtype=pl.Int64).alias("batchJobId"),
@@ -299,22 +338,24 @@ def _storage_frame(rows: pl.DataFrame, *, job_id: int, client_id: int, now: date
 def _finish_completed(engine: Engine, job_id: int, worker_id: str, rows_done: int) -> str:
     now = utcnow()
     with session_scope(engine) as session:
-        finished = session.execute(
-            update(BatchJob)
-            .where(
-                BatchJob.id == job_id,
-                BatchJob.worker_id == worker_id,
-                BatchJob.status == BatchStatus.PROCESSING,
+        finished = rowcount(
+            session.execute(
+                update(BatchJob)
+                .where(
+                    BatchJob.id == job_id,
+                    BatchJob.worker_id == worker_id,
+                    BatchJob.status == BatchStatus.PROCESSING,
+                )
+                .values(
+                    status=BatchStatus.COMPLETED,
+                    rows_total=rows_done,
+                    finished_at=now,
+                    updated_at=now,
+                    heartbeat_at=None,
+                    error=None,
+                )
             )
-            .values(
-                status=BatchStatus.COMPLETED,
-                rows_total=rows_done,
-                finished_at=now,
-                updated_at=now,
-                heartbeat_at=None,
-                error=None,
-            )
-        ).rowcount
+        )
     if finished != 1:
         raise LeaseLost(f"batch job {job_id} was taken over before it could complete")
     log.info("batch completed", job_id=job_id, rows=rows_done)

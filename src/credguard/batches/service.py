@@ -90,7 +90,9 @@ def list_jobs(
     return list(session.scalars(query))
 
 
-def reprocess(session: Session, job_id: int, *, lease_timeout_seconds: float, force: bool = False) -> BatchJob:
+def reprocess(
+    session: Session, job_id: int, *, lease_timeout_seconds: float, force: bool = False
+) -> BatchJob:
     """Put a job back to ``pending`` from scratch: its stored rows are deleted, models re-pinned.
 
     Safe to repeat: whatever an earlier run wrote is removed in the same transaction that

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -31,10 +32,8 @@ def run_once(
     job_id = processing.claim(engine, settings, worker_id)
     if job_id is None:
         return None
-    try:
+    with contextlib.suppress(processing.LeaseLost):  # the new owner finishes the job
         processing.process(engine, settings, job_id, worker_id, on_progress)
-    except processing.LeaseLost:
-        pass
     return job_id
 
 
@@ -63,11 +62,17 @@ def run(
     log.info("worker stopped", worker_id=worker_id)
 
 
-def start_in_process(engine: Engine, settings: Settings) -> tuple[threading.Thread, threading.Event]:
+def start_in_process(
+    engine: Engine, settings: Settings
+) -> tuple[threading.Thread, threading.Event]:
     """A worker thread inside the current process (the embedded default); set the event to stop it."""
     stop = threading.Event()
     thread = threading.Thread(
-        target=run, args=(engine, settings), kwargs={"stop": stop}, name="credguard-worker", daemon=True
+        target=run,
+        args=(engine, settings),
+        kwargs={"stop": stop},
+        name="credguard-worker",
+        daemon=True,
     )
     thread.start()
     return thread, stop

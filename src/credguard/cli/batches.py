@@ -18,14 +18,18 @@ from credguard.errors import InvalidInput, NotFound
 
 app = typer.Typer(help="Batch jobs: submit, follow, reprocess, export.", no_args_is_help=True)
 
-ClientOption = typer.Option(None, "--client", help="Client company name (default: the demo client).")
+ClientOption = typer.Option(
+    None, "--client", help="Client company name (default: the demo client)."
+)
 
 
 def _client_id(engine: Engine, settings: Settings, name: str | None) -> int:
     with session_scope(engine) as session:
         client = accounts.get_client_by_name(session, name or settings.demo_client)
         if client is None:
-            raise NotFound(f"client {name or settings.demo_client!r} does not exist; run `credguard init`")
+            raise NotFound(
+                f"client {name or settings.demo_client!r} does not exist; run `credguard init`"
+            )
         return client.id
 
 
@@ -62,7 +66,10 @@ def print_job(engine: Engine, job: BatchJob) -> None:
     table.add_row("file", job.file_name)
     table.add_row("status", job.status)
     table.add_row("progress", f"{job.progress:.0%}")
-    table.add_row("rows", f"{job.rows_total or job.rows_processed} ({job.rows_scored} scored, {job.rows_excluded} excluded)")
+    table.add_row(
+        "rows",
+        f"{job.rows_total or job.rows_processed} ({job.rows_scored} scored, {job.rows_excluded} excluded)",
+    )
     table.add_row("created", f"{job.created_at:%Y-%m-%d %H:%M:%S} UTC")
     if job.started_at and job.finished_at:
         table.add_row("took", f"{(job.finished_at - job.started_at).total_seconds():.2f} s")
@@ -94,7 +101,9 @@ def submit_command(
     """Queue a CSV file for scoring; a worker picks it up."""
     engine, settings = context.engine(), context.settings()
     job_id = submit_file(engine, settings, file, client)
-    context.console.print(f"submitted job {job_id} ({file.name}); follow it with `credguard batches show {job_id}`")
+    context.console.print(
+        f"submitted job {job_id} ({file.name}); follow it with `credguard batches show {job_id}`"
+    )
 
 
 @app.command("list")
@@ -104,14 +113,21 @@ def list_command(
 ) -> None:
     """Most recent batch jobs."""
     if status is not None and status not in {s.value for s in BatchStatus}:
-        raise InvalidInput(f"unknown status {status!r}; use one of {', '.join(s.value for s in BatchStatus)}")
+        raise InvalidInput(
+            f"unknown status {status!r}; use one of {', '.join(s.value for s in BatchStatus)}"
+        )
     with session_scope(context.engine()) as session:
         jobs = service.list_jobs(session, status=status, limit=limit)
     table = Table("id", "file", "status", "progress", "rows", "scored", "excluded", "created (UTC)")
     for job in jobs:
         table.add_row(
-            str(job.id), job.file_name, job.status, f"{job.progress:.0%}",
-            str(job.rows_total or ""), str(job.rows_scored), str(job.rows_excluded),
+            str(job.id),
+            job.file_name,
+            job.status,
+            f"{job.progress:.0%}",
+            str(job.rows_total or ""),
+            str(job.rows_scored),
+            str(job.rows_excluded),
             f"{job.created_at:%Y-%m-%d %H:%M:%S}",
         )
     context.console.print(table)
@@ -134,7 +150,9 @@ def reprocess_command(
     """Re-run a failed or stuck job from scratch (its stored rows are replaced)."""
     settings = context.settings()
     with session_scope(context.engine()) as session:
-        service.reprocess(session, job_id, lease_timeout_seconds=settings.lease_timeout_seconds, force=force)
+        service.reprocess(
+            session, job_id, lease_timeout_seconds=settings.lease_timeout_seconds, force=force
+        )
     context.console.print(f"job {job_id} is pending again; a worker will process it")
 
 

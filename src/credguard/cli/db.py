@@ -15,7 +15,9 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
     """Migrate the database schema (safe to run again)."""
     engine = context.engine(check_schema=False)
     migrate.upgrade(engine, revision)
-    context.console.print(f"schema at revision {migrate.current_revision(engine)} ({engine.url.render_as_string()})")
+    context.console.print(
+        f"schema at revision {migrate.current_revision(engine)} ({engine.url.render_as_string()})"
+    )
 
 
 @app.command()

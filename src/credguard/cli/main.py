@@ -35,11 +35,15 @@ def run() -> None:
         err_console.print(f"[red]error:[/red] cannot use the database: {reason}", highlight=False)
         sys.exit(1)
     except SQLAlchemyError as exc:
-        err_console.print(f"[red]error:[/red] database error: {type(exc).__name__}", highlight=False)
+        err_console.print(
+            f"[red]error:[/red] database error: {type(exc).__name__}", highlight=False
+        )
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
     except OSError as exc:
-        err_console.print(f"[red]error:[/red] {exc.strerror or exc}: {exc.filename or ''}", highlight=False)
+        err_console.print(
+            f"[red]error:[/red] {exc.strerror or exc}: {exc.filename or ''}", highlight=False
+        )
         sys.exit(1)

@@ -34,7 +34,9 @@ def _print_init(report: bootstrap.InitReport) -> None:
     if report.trained:
         table = Table("product", "AUC", "KS", "Brier", title="default models trained")
         for product, metrics in report.trained.items():
-            table.add_row(product, *(f"{metrics.get(k, float('nan')):.3f}" for k in ("auc", "ks", "brier")))
+            table.add_row(
+                product, *(f"{metrics.get(k, float('nan')):.3f}" for k in ("auc", "ks", "brier"))
+            )
         context.console.print(table)
     context.console.print("CredGuard is initialised")
 
@@ -43,7 +45,9 @@ def synth_command(
     rows: int = typer.Option(10_000, "--rows", min=1, help="Number of customers."),
     seed: int = typer.Option(1, "--seed", help="Random seed (same seed, same file)."),
     output: Path = typer.Option(..., "-o", "--output", help="CSV file to write."),
-    dirty_share: float = typer.Option(0.02, "--dirty-share", min=0.0, max=1.0, help="Share of rows with a defect."),
+    dirty_share: float = typer.Option(
+        0.02, "--dirty-share", min=0.0, max=1.0, help="Share of rows with a defect."
+    ),
     delimiter: str = typer.Option(",", "--delimiter", help="',' or ';'."),
 ) -> None:
     """Write synthetic customers with their true default probability and realised outcome."""
@@ -51,7 +55,11 @@ def synth_command(
         raise InvalidInput("the delimiter must be ',' or ';'")
     settings = context.settings()
     frame = generator.generate(
-        rows, seed=seed, products=settings.products, reference_date=utcnow().date(), dirty_share=dirty_share
+        rows,
+        seed=seed,
+        products=settings.products,
+        reference_date=utcnow().date(),
+        dirty_share=dirty_share,
     )
     generator.write_csv(frame, output, delimiter=delimiter)
     context.console.print(f"wrote {rows} synthetic customers to {output}")

@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, CursorResult, Engine, Result, text
 
 from credguard.db.engine import SQLITE_BUSY_TIMEOUT_MS, is_sqlite, sqlite_path
 
@@ -31,7 +31,11 @@ _NAMED_PARAM = re.compile(r":(\w+)")
 def _sqlite_ready(frame: pl.DataFrame) -> pl.DataFrame:
     """Dates and datetimes as the text SQLAlchemy stores in SQLite."""
     return frame.with_columns(
-        [pl.col(name).dt.strftime("%Y-%m-%d") for name, dtype in frame.schema.items() if dtype == pl.Date]
+        [
+            pl.col(name).dt.strftime("%Y-%m-%d")
+            for name, dtype in frame.schema.items()
+            if dtype == pl.Date
+        ]
         + [
             pl.col(name).dt.strftime("%Y-%m-%d %H:%M:%S.%6f")
             for name, dtype in frame.schema.items()
@@ -43,13 +47,22 @@ def _sqlite_ready(frame: pl.DataFrame) -> pl.DataFrame:
 def _mysql_csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
     """Backslashes escaped (LOAD DATA's escape character) and datetimes without fractions."""
     return frame.with_columns(
-        [pl.col(name).str.replace_all("\\", "\\\\", literal=True) for name, dtype in frame.schema.items() if dtype == pl.String]
+        [
+            pl.col(name).str.replace_all("\\", "\\\\", literal=True)
+            for name, dtype in frame.schema.items()
+            if dtype == pl.String
+        ]
         + [
             pl.col(name).dt.strftime("%Y-%m-%d %H:%M:%S")
             for name, dtype in frame.schema.items()
             if isinstance(dtype, pl.Datetime)
         ]
     )
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE matched (typed access to ``CursorResult.rowcount``)."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 class FrameWriter:
@@ -84,13 +97,17 @@ class FrameWriter:
             self._adbc.close()
             self._adbc = None
 
-    def append(self, table: str, frame: pl.DataFrame, guard_sql: str, guard_params: Mapping[str, Any]) -> bool:
+    def append(
+        self, table: str, frame: pl.DataFrame, guard_sql: str, guard_params: Mapping[str, Any]
+    ) -> bool:
         """Run ``guard_sql`` then append ``frame`` in one transaction; False (nothing written) if the guard matched no row."""
         if self._sqlite:
             return self._append_sqlite(table, frame, guard_sql, guard_params)
         return self._append_mysql(table, frame, guard_sql, guard_params)
 
-    def _append_sqlite(self, table: str, frame: pl.DataFrame, guard_sql: str, params: Mapping[str, Any]) -> bool:
+    def _append_sqlite(
+        self, table: str, frame: pl.DataFrame, guard_sql: str, params: Mapping[str, Any]
+    ) -> bool:
         cursor = self._adbc.cursor()
         try:
             names = _NAMED_PARAM.findall(guard_sql)
@@ -111,9 +128,11 @@ class FrameWriter:
         finally:
             cursor.close()
 
-    def _append_mysql(self, table: str, frame: pl.DataFrame, guard_sql: str, params: Mapping[str, Any]) -> bool:
+    def _append_mysql(
+        self, table: str, frame: pl.DataFrame, guard_sql: str, params: Mapping[str, Any]
+    ) -> bool:
         with self._engine.connect() as connection, connection.begin() as transaction:
-            if connection.execute(text(guard_sql), dict(params)).rowcount == 0:
+            if rowcount(connection.execute(text(guard_sql), dict(params))) == 0:
                 transaction.rollback()
                 return False
             if frame.height:
@@ -122,20 +141,24 @@ class FrameWriter:
 
     def _mysql_rows(self, connection: Connection, table: str, frame: pl.DataFrame) -> None:
         columns = ", ".join(f"`{name}`" for name in frame.columns)
-        raw = connection.connection.dbapi_connection
-        assert raw is not None
+        raw: Any = connection.connection.dbapi_connection
         if self._load_data_allowed:
             fd, name = tempfile.mkstemp(suffix=".csv", dir=self._tmp_dir)
             os.close(fd)
             try:
-                _mysql_csv_ready(frame).write_csv(name, null_value="\\N", include_header=False, line_terminator="\n")
-                with raw.cursor() as cursor:
+                _mysql_csv_ready(frame).write_csv(
+                    name, null_value="\\N", include_header=False, line_terminator="\n"
+                )
+                cursor = raw.cursor()
+                try:
                     cursor.execute(
                         f"LOAD DATA LOCAL INFILE %s INTO TABLE `{table}` CHARACTER SET utf8mb4 "
                         "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '\\\\' "
                         f"LINES TERMINATED BY '\\n' ({columns})",
                         (name,),
                     )
+                finally:
+                    cursor.close()
                 return
             except Exception as exc:  # the server refuses LOCAL INFILE: use INSERTs from now on
                 if getattr(exc, "args", (None,))[0] not in _MYSQL_LOCAL_INFILE_REFUSED:
@@ -144,10 +167,13 @@ class FrameWriter:
             finally:
                 Path(name).unlink(missing_ok=True)
         placeholders = ", ".join(["%s"] * frame.width)
-        with raw.cursor() as cursor:
+        cursor = raw.cursor()
+        try:
             cursor.executemany(
                 f"INSERT INTO `{table}` ({columns}) VALUES ({placeholders})", frame.rows()
             )
+        finally:
+            cursor.close()
 
 
 def _sqlite_param(value: Any) -> Any:

@@ -57,7 +57,11 @@ def create(url: str) -> Engine:
         return engine
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "mysql":
-        connect_args = {"local_infile": True, "charset": "utf8mb4", "init_command": "SET time_zone = '+00:00'"}
+        connect_args = {
+            "local_infile": True,
+            "charset": "utf8mb4",
+            "init_command": "SET time_zone = '+00:00'",
+        }
     return create_engine(url, pool_pre_ping=True, pool_recycle=3600, connect_args=connect_args)
 
 

@@ -213,7 +213,7 @@ def _format_money(cents: np.ndarray, decimal_comma: pl.Series) -> pl.Series:
 
 
 def _format_cpfs(cpfs: np.ndarray, style: np.ndarray) -> pl.Series:
-    """Style 0: ``12345678909``; 1: ``123.456.789-09``; 2: leading zero lost by a spreadsheet."""
+    """Style 0: ``12345678909``; 1: ``123.456.789-09``; 2: one leading zero lost (10 digits)."""
     frame = pl.DataFrame({"n": cpfs.astype(np.int64), "style": style})
     padded = pl.col("n").cast(pl.String).str.zfill(11)
     masked = pl.concat_str(
@@ -223,7 +223,8 @@ def _format_cpfs(cpfs: np.ndarray, style: np.ndarray) -> pl.Series:
     return frame.select(
         pl.when(pl.col("style") == 1)
         .then(masked)
-        .when(pl.col("style") == 2)
+        # A spreadsheet drops every leading zero; the contract accepts 10 digits only.
+        .when((pl.col("style") == 2) & (pl.col("n") >= 10**9))
         .then(pl.col("n").cast(pl.String))
         .otherwise(padded)
     ).to_series()
@@ -314,7 +315,8 @@ def generate(
     bodies = rng.choice(10**9, size=rows, replace=False).astype(np.int64)
     bodies = np.where(bodies % 111_111_111 == 0, bodies ^ 1, bodies)
     cpfs = bodies * 100 + cpf_check_digits(bodies)
-    cpf_style = np.searchsorted([0.10, 0.13], rng.random(rows), side="right")
+    style_draw = rng.random(rows)
+    cpf_style = np.where(style_draw < 0.10, 1, np.where(style_draw < 0.13, 2, 0))
     brazilian_dates = pl.Series(rng.random(rows) < 0.10)
     decimal_comma = pl.Series(rng.random(rows) < 0.15)
     first_day = ref_day - relationship_days
