@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from credguard.customers.cpf import (
@@ -29,9 +31,9 @@ def masked(cpf: str) -> str:
     return f"{cpf[:3]}.{cpf[3:6]}.{cpf[6:9]}-{cpf[9:]}"
 
 
-def check(values: list[str | None]) -> tuple[list[str | None], list[bool]]:
+def check(values: Sequence[str | None]) -> tuple[list[str | None], list[bool]]:
     """Run normalise_cpf then cpf_is_valid over a column, as validation does."""
-    frame = pl.DataFrame({"raw": values}, schema={"raw": pl.String}).with_columns(
+    frame = pl.DataFrame({"raw": list(values)}, schema={"raw": pl.String}).with_columns(
         normalise_cpf(pl.col("raw")).alias("cpf")
     )
     frame = frame.with_columns(cpf_is_valid(pl.col("cpf")).alias("ok"))
@@ -52,6 +54,7 @@ def test_check_digits_refuse_a_malformed_body(body: str) -> None:
         cpf_check_digits(body)
 
 
+@settings(deadline=None)  # Polars' first call on a loaded machine is slow
 @given(bodies)
 def test_every_valid_cpf_is_accepted_in_all_its_forms(body: str) -> None:
     cpf = complete(body)
@@ -73,6 +76,7 @@ def test_every_valid_cpf_is_accepted_in_all_its_forms(body: str) -> None:
     assert is_valid_cpf(cpf)
 
 
+@settings(deadline=None)  # Polars' first call on a loaded machine is slow
 @given(bodies, st.sampled_from([9, 10]), st.integers(min_value=1, max_value=9))
 def test_changing_a_check_digit_is_always_rejected(body: str, position: int, delta: int) -> None:
     cpf = complete(body)
@@ -90,6 +94,7 @@ def test_all_equal_digits_are_rejected(digit: str) -> None:
     assert not is_valid_cpf(cpf)
 
 
+@settings(deadline=None)  # Polars' first call on a loaded machine is slow
 @given(bodies, st.data())
 def test_non_ascii_digits_are_never_accepted(body: str, data: st.DataObject) -> None:
     cpf = complete(body)
@@ -105,6 +110,7 @@ def test_non_ascii_digits_are_never_accepted(body: str, data: st.DataObject) -> 
     assert not is_valid_cpf(lookalike)
 
 
+@settings(deadline=None)  # Polars' first call on a loaded machine is slow
 @given(st.text(alphabet="0123456789.- " + NON_ASCII_DIGITS, max_size=16))
 def test_strings_with_any_non_ascii_digit_are_never_accepted(text: str) -> None:
     assume(any(c in NON_ASCII_DIGITS for c in text))
@@ -113,6 +119,7 @@ def test_strings_with_any_non_ascii_digit_are_never_accepted(text: str) -> None:
     assert ok == [False]
 
 
+@settings(deadline=None)  # Polars' first call on a loaded machine is slow
 @given(st.lists(st.text(alphabet="0123456789", min_size=11, max_size=11), max_size=40))
 def test_vectorised_check_agrees_with_scalar_on_11_digit_strings(values: list[str]) -> None:
     ok = pl.DataFrame({"cpf": values}, schema={"cpf": pl.String}).select(
@@ -121,6 +128,7 @@ def test_vectorised_check_agrees_with_scalar_on_11_digit_strings(values: list[st
     assert ok.to_series().to_list() == [is_valid_cpf(v) for v in values]
 
 
+@settings(deadline=None)  # Polars' first call on a loaded machine is slow
 @given(st.lists(st.one_of(st.none(), st.text(max_size=14)), max_size=40))
 def test_vectorised_check_agrees_with_scalar_on_any_string(values: list[str | None]) -> None:
     ok = pl.DataFrame({"cpf": values}, schema={"cpf": pl.String}).select(
@@ -151,6 +159,7 @@ def test_damaged_or_malformed_values_are_not_guessed(damaged: str | None) -> Non
     assert ok == [False]
 
 
+@settings(deadline=None)  # Polars' first call on a loaded machine is slow
 @given(st.lists(st.integers(min_value=0, max_value=999_999_999), max_size=60))
 def test_cpfs_from_bodies_matches_the_scalar_reference(values: list[int]) -> None:
     generated = cpfs_from_bodies(np.array(values, dtype=np.uint64))

@@ -65,7 +65,11 @@ def test_clean_rows_use_the_accepted_formats(batch: pl.DataFrame) -> None:
     def share(column: str, pattern: str) -> float:
         return float(clean[column].str.contains(f"^(?:{pattern})$").mean() or 0.0)
 
-    plain_cpf, masked_cpf, short_cpf = r"[0-9]{11}", r"[0-9]{3}\.[0-9]{3}\.[0-9]{3}-[0-9]{2}", r"[0-9]{10}"
+    plain_cpf, masked_cpf, short_cpf = (
+        r"[0-9]{11}",
+        r"[0-9]{3}\.[0-9]{3}\.[0-9]{3}-[0-9]{2}",
+        r"[0-9]{10}",
+    )
     assert share("cpf", f"{plain_cpf}|{masked_cpf}|{short_cpf}") == 1.0
     assert 0.05 < share("cpf", masked_cpf) < 0.15
     assert 0 < share("cpf", short_cpf) < 0.05
@@ -107,7 +111,12 @@ def test_normalise_types_and_date_order(batch: pl.DataFrame) -> None:
 
 @pytest.mark.parametrize(
     ("product", "low", "high"),
-    [("CARTAO", 0.09, 0.15), ("EMPRESTIMO", 0.05, 0.10), ("CREDIARIO", 0.13, 0.20), ("LOJA", 0.07, 0.13)],
+    [
+        ("CARTAO", 0.09, 0.15),
+        ("EMPRESTIMO", 0.05, 0.10),
+        ("CREDIARIO", 0.13, 0.20),
+        ("LOJA", 0.07, 0.13),
+    ],
 )
 def test_default_rate_per_product_is_plausible(product: str, low: float, high: float) -> None:
     df = generate(30_000, seed=5, products=[product], reference_date=REF, dirty_share=0)
@@ -133,7 +142,9 @@ def test_dirty_share_and_each_defect_are_as_requested(batch: pl.DataFrame) -> No
     assert len(duplicates) > 0
     for dup in duplicates.iter_rows(named=True):
         earlier = indexed.filter(
-            (pl.col("i") < dup["i"]) & (pl.col("cpf") == dup["cpf"]) & (pl.col("produto") == dup["produto"])
+            (pl.col("i") < dup["i"])
+            & (pl.col("cpf") == dup["cpf"])
+            & (pl.col("produto") == dup["produto"])
         )
         assert earlier[EXPECTED_EXCLUSION_COLUMN].null_count() >= 1
     no_history = rows(Exclusion.HISTORICO_INSUFICIENTE)
@@ -142,13 +153,17 @@ def test_dirty_share_and_each_defect_are_as_requested(batch: pl.DataFrame) -> No
 
 
 def test_no_dirty_rows_when_share_is_zero() -> None:
-    df = generate(5_000, seed=2, products=PRODUCTS, reference_date=REF, dirty_share=0, label_defects=True)
+    df = generate(
+        5_000, seed=2, products=PRODUCTS, reference_date=REF, dirty_share=0, label_defects=True
+    )
     assert df[EXPECTED_EXCLUSION_COLUMN].null_count() == 5_000
 
 
 def test_shift_moves_the_population() -> None:
     def batch_with(shift: Shift | None) -> pl.DataFrame:
-        frame = generate(30_000, seed=9, products=PRODUCTS, reference_date=REF, dirty_share=0, shift=shift)
+        frame = generate(
+            30_000, seed=9, products=PRODUCTS, reference_date=REF, dirty_share=0, shift=shift
+        )
         return normalise(frame)
 
     base = batch_with(None)

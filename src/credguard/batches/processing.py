@@ -190,46 +190,46 @@ def process(
                     .values(rows_total=source.estimated_rows)
                 )
         tracker = DuplicateTracker()
-        with FrameWriter(engine, tmp_dir=settings.data_dir) as writer:
-            try:
-                chunks = source.iter_chunks(settings.chunk_size)
-                while True:
-                    with timings.stage("parse"):
-                        raw = next(chunks, None)
-                    if raw is None:
-                        break
-                    with timings.stage("validate"):
-                        normalised = normalise(
-                            raw, products=settings.products, today=reference_date, seen=tracker
-                        )
-                        fresh = normalised.filter(pl.col(ROW_NUMBER) > rows_done)
-                    if fresh.height == 0:
-                        continue
-                    with timings.stage("score"):
-                        result = score_rows(
-                            fresh, models, settings=settings, reference_date=reference_date
-                        )
-                    last_row = int(fresh[ROW_NUMBER].max())  # type: ignore[arg-type]
-                    now = utcnow()
-                    frame = _storage_frame(result.rows, job_id=job_id, client_id=client_id, now=now)
-                    params = {
-                        "rows_done": last_row,
-                        "scored": result.scored,
-                        "excluded": result.excluded,
-                        "now": now,
-                        "job_id": job_id,
-                        "worker_id": worker_id,
-                        "rows_before": rows_done,
-                    }
-                    with timings.stage("store"):
-                        appended = writer.append("customer_scores", frame, GUARD_CHUNK, params)
-                    if not appended:
-                        raise LeaseLost(f"batch job {job_id} was taken over by another worker")
-                    rows_done = last_row
-                    if on_progress is not None:
-                        on_progress(rows_done, source.estimated_rows)
-            except InvalidFile as exc:
-                return _finish_failed(engine, job_id, worker_id, str(exc))
+        writer = FrameWriter(engine, tmp_dir=settings.data_dir)
+        try:
+            chunks = source.iter_chunks(settings.chunk_size)
+            while True:
+                with timings.stage("parse"):
+                    raw = next(chunks, None)
+                if raw is None:
+                    break
+                with timings.stage("validate"):
+                    normalised = normalise(
+                        raw, products=settings.products, today=reference_date, seen=tracker
+                    )
+                    fresh = normalised.filter(pl.col(ROW_NUMBER) > rows_done)
+                if fresh.height == 0:
+                    continue
+                with timings.stage("score"):
+                    result = score_rows(
+                        fresh, models, settings=settings, reference_date=reference_date
+                    )
+                last_row = int(fresh[ROW_NUMBER].max())  # type: ignore[arg-type]
+                now = utcnow()
+                frame = _storage_frame(result.rows, job_id=job_id, client_id=client_id, now=now)
+                params = {
+                    "rows_done": last_row,
+                    "scored": result.scored,
+                    "excluded": result.excluded,
+                    "now": now,
+                    "job_id": job_id,
+                    "worker_id": worker_id,
+                    "rows_before": rows_done,
+                }
+                with timings.stage("store"):
+                    appended = writer.append("customer_scores", frame, GUARD_CHUNK, params)
+                if not appended:
+                    raise LeaseLost(f"batch job {job_id} was taken over by another worker")
+                rows_done = last_row
+                if on_progress is not None:
+                    on_progress(rows_done, source.estimated_rows)
+        except InvalidFile as exc:
+            return _finish_failed(engine, job_id, worker_id, str(exc))
         return _finish_completed(engine, job_id, worker_id, rows_done)
     except LeaseLost:
         log.warning("batch lease lost", job_id=job_id, worker_id=worker_id)

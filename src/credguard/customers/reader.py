@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import re
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,14 +25,16 @@ Encoding = Literal["utf-8", "cp1252", "latin-1"]
 
 _SNIFF_BYTES: Final = 64 * 1024
 _SCAN_BLOCK: Final = 8 * 1024 * 1024
-#: pyarrow parses block by block and a row may not straddle more than one block boundary,
-#: so the block must hold the longest row; 16 MiB keeps memory modest and fits any real row.
-_PARSE_BLOCK: Final = 16 * 1024 * 1024
+#: pyarrow parses block by block: the longest row must fit in one block, and its reader keeps
+#: about 35 parsed blocks ahead of the consumer, so memory is ~35 x this (measured with pyarrow
+#: 26). 2 MiB bounds a read near 80 MB whatever the file size and still allows 2 MB rows.
+_PARSE_BLOCK: Final = 2 * 1024 * 1024
 _BOM: Final = codecs.BOM_UTF8
 _BLANK_BYTES: Final = b" \t\r\n\x0b\x0c"
 #: Bytes Windows-1252 leaves undefined; a file holding them can only be read as Latin-1.
 _CP1252_UNDEFINED: Final = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
 _MAX_QUOTED_TEXT: Final = 80
+_LINE_END: Final = re.compile(rb"\r\n|\r|\n")
 
 _SIGNATURES: Final[tuple[tuple[bytes, str], ...]] = (
     (
@@ -91,7 +94,7 @@ class CsvSource:
                 batch = reader.read_next_batch()
             except StopIteration:
                 break
-            except pa.ArrowInvalid as exc:
+            except pa.ArrowException as exc:
                 raise self._read_error(exc, first_bad_row) from None
             frame = _drop_empty_rows(pl.DataFrame(pa.Table.from_batches([batch])))
             if frame.height == 0:
@@ -143,11 +146,11 @@ class CsvSource:
                 parse_options=parse_options,
                 convert_options=convert_options,
             )
-        except pa.ArrowInvalid as exc:
+        except pa.ArrowException as exc:
             raise self._read_error(exc, first_bad_row) from None
 
     def _read_error(
-        self, exc: pa.ArrowInvalid, first_bad_row: list[tuple[int, int, str]]
+        self, exc: pa.ArrowException, first_bad_row: list[tuple[int, int, str]]
     ) -> InvalidFile:
         if first_bad_row:
             actual, expected, text = first_bad_row[0]
@@ -158,6 +161,9 @@ class CsvSource:
                 "check the delimiter and quoting"
             )
         detail = str(exc)
+        if "skip initial" in detail:
+            # The header is the file's last line, with no line break after it.
+            return InvalidFile("the file has a header but no customer rows")
         if "straddling" in detail or "block" in detail:
             return InvalidFile(
                 f"a row is longer than {_PARSE_BLOCK // (1024 * 1024)} MB; "
@@ -177,16 +183,16 @@ def open_csv(path: Path) -> CsvSource:
     with path.open("rb") as handle:
         head = handle.read(_SNIFF_BYTES)
     _reject_non_text(head)
-    encoding, newline_count, has_content = _scan(path)
-    if not has_content:
-        raise InvalidFile("the file is empty")
-    header_line_count, header_bytes = _header_line(head)
+    header_line_count, header_bytes, data_start = _header_line(head)
     delimiter = ";" if header_bytes.count(b";") > header_bytes.count(b",") else ","
+    encoding, newline_count, has_data = _scan(path, data_start, delimiter)
     columns = _header_columns(header_bytes, encoding, delimiter)
     _check_columns(columns)
-    ends_with_newline = _last_byte(path) == b"\n"
+    if not has_data:
+        raise InvalidFile("the file has a header but no customer rows")
+    ends_with_newline = _last_byte(path) in (b"\n", b"\r")
     lines = newline_count + (0 if ends_with_newline else 1)
-    source = CsvSource(
+    return CsvSource(
         path=path,
         encoding=encoding,
         delimiter=delimiter,
@@ -195,9 +201,6 @@ def open_csv(path: Path) -> CsvSource:
         file_size=file_size,
         header_line_count=header_line_count,
     )
-    if not _has_data_row(source):
-        raise InvalidFile("the file has a header but no customer rows")
-    return source
 
 
 def _reject_non_text(head: bytes) -> None:
@@ -208,22 +211,27 @@ def _reject_non_text(head: bytes) -> None:
         raise InvalidFile("the file is not a CSV text file (it contains binary data)")
 
 
-def _scan(path: Path) -> tuple[Encoding, int, bool]:
-    """One pass in blocks: UTF-8 validity, Windows-1252 validity, newline count, any content."""
+def _scan(path: Path, data_start: int, delimiter: str) -> tuple[Encoding, int, bool]:
+    """One pass in blocks: UTF-8 validity, Windows-1252 validity, newlines, any data row."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     is_utf8 = True
     cp1252_ok = True
     newlines = 0
-    has_content = False
-    first = True
+    # Rows of spaces, delimiters or empty quotes hold no customer, like blank lines.
+    no_data_bytes = _BLANK_BYTES + delimiter.encode() + b'"'
+    has_data = False
+    position = 0
     with path.open("rb") as handle:
         while block := handle.read(_SCAN_BLOCK):
-            newlines += block.count(b"\n")
-            if first and block.startswith(_BOM):
+            # An estimate: a CRLF split across two blocks counts twice.
+            newlines += block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n")
+            if not has_data and position + len(block) > data_start:
+                after_header = block[max(data_start - position, 0) :]
+                has_data = bool(after_header.translate(None, no_data_bytes))
+            if position == 0 and block.startswith(_BOM):
+                position += len(_BOM)
                 block = block[len(_BOM) :]
-            first = False
-            if not has_content:
-                has_content = bool(block.translate(None, _BLANK_BYTES))
+            position += len(block)
             if is_utf8:
                 try:
                     decoder.decode(block)
@@ -237,20 +245,26 @@ def _scan(path: Path) -> tuple[Encoding, int, bool]:
         except UnicodeDecodeError:
             is_utf8 = False
     encoding: Encoding = "utf-8" if is_utf8 else "cp1252" if cp1252_ok else "latin-1"
-    return encoding, newlines, has_content
+    return encoding, newlines, has_data
 
 
-def _header_line(head: bytes) -> tuple[int, bytes]:
-    """Return how many lines up to and including the header, and the header's bytes."""
-    text = head[len(_BOM) :] if head.startswith(_BOM) else head
-    lines = text.split(b"\n")
-    # The last piece may be cut by the sniff limit; it is the header only if nothing follows.
-    for index, line in enumerate(lines):
+def _header_line(head: bytes) -> tuple[int, bytes, int]:
+    """Lines up to and including the header, the header's bytes, and where the data starts."""
+    start = len(_BOM) if head.startswith(_BOM) else 0
+    lines_seen = 0
+    # Excel for Mac can still write bare CR line ends; pyarrow accepts all three.
+    for line_end in _LINE_END.finditer(head, start):
+        lines_seen += 1
+        line = head[start : line_end.start()]
         if line.strip(_BLANK_BYTES):
-            if index == len(lines) - 1 and len(head) == _SNIFF_BYTES:
-                raise InvalidFile("the header line is longer than 64 KB; is this a batch CSV?")
-            return index + 1, line.rstrip(b"\r")
-    raise InvalidFile("the file is empty")
+            return lines_seen, line, line_end.end()
+        start = line_end.end()
+    last = head[start:]
+    if not last.strip(_BLANK_BYTES):
+        raise InvalidFile("the file is empty")
+    if len(head) == _SNIFF_BYTES:
+        raise InvalidFile("the header line is longer than 64 KB; is this a batch CSV?")
+    return lines_seen + 1, last, len(head)
 
 
 def _header_columns(header: bytes, encoding: Encoding, delimiter: str) -> list[str]:
@@ -266,7 +280,7 @@ def _header_columns(header: bytes, encoding: Encoding, delimiter: str) -> list[s
                 strings_can_be_null=False,
             ),
         )
-    except pa.ArrowInvalid:
+    except pa.ArrowException:
         raise InvalidFile("the header line could not be read; check its quoting") from None
     raw_names = [str(table.column(i)[0].as_py() or "") for i in range(table.num_columns)]
     required = set(REQUIRED_COLUMNS)
@@ -298,15 +312,6 @@ def _check_columns(columns: list[str]) -> None:
         raise InvalidFile(f"missing required column(s): {', '.join(missing)}")
     if ROW_NUMBER in seen:
         raise InvalidFile(f"the header has a column named {ROW_NUMBER}, which is reserved")
-
-
-def _has_data_row(source: CsvSource) -> bool:
-    """Whether at least one customer row follows the header (reads only until it finds one)."""
-    chunks = source.iter_chunks(1)
-    try:
-        return next(chunks, None) is not None
-    finally:
-        chunks.close()
 
 
 def _drop_empty_rows(frame: pl.DataFrame) -> pl.DataFrame:

@@ -66,6 +66,7 @@ class DuplicateTracker:
     def add(self, keys: pl.Series) -> None:
         """Remember the non-null keys of a chunk."""
         new = keys.drop_nulls().unique().to_numpy().astype(np.int64, copy=False)
+        new = new[~self.contains(pl.Series(new)).to_numpy()]
         if new.size:
             # Two sorted runs: the stable sort (timsort) merges them in linear time.
             merged = np.concatenate([self._keys, np.sort(new)])
@@ -98,7 +99,7 @@ def normalise(
         )
         .with_columns(
             cpf_is_valid(pl.col("_cpf11")).alias("_cpf_ok"),
-            _product_index(pl.col("_produto_raw"), products).alias("_produto_index"),
+            _product_index_of_values(pl.col("_produto_raw"), products).alias("_produto_index"),
         )
         .with_columns(
             pl.when(pl.col("_cpf_ok"))
@@ -151,18 +152,28 @@ def _blank_to_null(text: pl.Expr) -> pl.Expr:
 def product_key(text: str) -> str:
     """The matching key of a product name: stripped, upper case, accents removed."""
     decomposed = unicodedata.normalize("NFKD", text.strip().upper())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
 
 
 def _product_index(stripped: pl.Expr, products: Sequence[str]) -> pl.Expr:
     """Position of the configured product a stripped value names, or null."""
     # Upper-casing first, then NFKD: the same order as product_key, so both sides agree.
     key = stripped.str.to_uppercase().str.normalize("NFKD").str.replace_all(r"\p{Mn}", "")
+    # Two configured spellings of one product ("CARTAO", "Cartão") resolve to the first.
+    first_index: dict[str, int] = {}
+    for index, code in enumerate(products):
+        first_index.setdefault(product_key(code), index)
     return key.replace_strict(
-        [product_key(code) for code in products],
-        list(range(len(products))),
-        default=None,
-        return_dtype=pl.Int64,
+        list(first_index), list(first_index.values()), default=None, return_dtype=pl.Int64
+    )
+
+
+def _product_index_of_values(stripped: pl.Expr, products: Sequence[str]) -> pl.Expr:
+    """_product_index computed once per distinct value: a file holds a handful of spellings."""
+    # maintain_order: both uses of `distinct` must list the values in the same order.
+    distinct = stripped.unique(maintain_order=True).drop_nulls()
+    return stripped.replace_strict(
+        distinct, _product_index(distinct, products), default=None, return_dtype=pl.Int64
     )
 
 

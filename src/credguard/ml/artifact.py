@@ -182,9 +182,7 @@ class ModelArtifact:
             calibration=(float(raw["calibration"]["a"]), float(raw["calibration"]["b"])),
             metrics={str(k): float(v) for k, v in raw["metrics"].items()},
             score_reference=_distribution(reference["score"]),
-            feature_reference={
-                str(k): _distribution(v) for k, v in reference["features"].items()
-            },
+            feature_reference={str(k): _distribution(v) for k, v in reference["features"].items()},
             params=dict(raw.get("params", {})),
             reference_date=date.fromisoformat(reference_date) if reference_date else None,
         )

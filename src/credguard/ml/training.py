@@ -25,9 +25,9 @@ from credguard.scoring.model import ScoringModel
 from credguard.scoring.score import to_score
 
 #: LightGBM parameters of the default models (num_threads and seed are added per call).
-#: 150 trees × 7 leaves at 0.08: each tree is a 7-step function of one feature, so every
-#: feature gets ~17 trees on average — enough for smooth steps; more trees gain < 0.002 AUC
-#: on 60k customers and only lengthen the tables.
+#: 150 trees × 7 leaves at 0.08: each tree is a ≤7-step function of one feature. Measured on
+#: 60k synthetic customers: 300 trees, or 15 leaves, gained nothing on the hold-out (−0.000 to
+#: −0.004 AUC, slightly worse Brier) and lengthened the tables; 60 trees lost up to 0.003 AUC.
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "binary",
     "learning_rate": 0.08,
@@ -166,7 +166,11 @@ def tabulate(
         for root in trees:
             total += _evaluate(root, points)
         tables.append(
-            (tuple(float(t) for t in thresholds), tuple(float(v) for v in total[:-1]), float(total[-1]))
+            (
+                tuple(float(t) for t in thresholds),
+                tuple(float(v) for v in total[:-1]),
+                float(total[-1]),
+            )
         )
     return intercept, tables
 
@@ -234,6 +238,11 @@ def evaluate(y: np.ndarray, prob: np.ndarray) -> dict[str, float]:
     }
 
 
+def default_model_name(product: str) -> str:
+    """Name of a product's default model, e.g. ``cartao_base``."""
+    return f"{product.lower()}_base"
+
+
 def train_default_models(
     products: Sequence[str],
     *,
@@ -262,7 +271,7 @@ def train_default_models(
         y = frame[generator.OUTCOME_COLUMN].to_numpy()
         started = time.perf_counter()
         artifact = train_model(
-            X, y, product=product, name=f"{product.lower()}_base", version=version,
+            X, y, product=product, name=default_model_name(product), version=version,
             reference_date=reference_date, num_threads=threads, seed=seed,
         )  # fmt: skip
         artifact.metrics["training_seconds"] = time.perf_counter() - started

@@ -57,9 +57,7 @@ class ScoringModel:
 
     def margin(self, X: np.ndarray) -> np.ndarray:
         """Raw (uncalibrated) log-odds of default, as LightGBM's ``raw_score``."""
-        return np.asarray(
-            self.intercept + self.step_contributions(X).sum(axis=1), dtype=np.float64
-        )
+        return np.asarray(self.intercept + self.step_contributions(X).sum(axis=1), dtype=np.float64)
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """(n, 9) contributions centred on the training mean: positive raises risk."""

@@ -28,6 +28,7 @@ REASONS: dict[str, str] = {
     "ATRASO_LONGO": "Atraso máximo elevado no pagamento de parcelas",
 }
 
+
 def describe(code: str) -> str:
     """Readable pt-BR text of a reason code."""
     try:

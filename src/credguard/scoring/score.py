@@ -26,7 +26,7 @@ SCORE_COLUMNS: tuple[str, ...] = (
 
 def to_score(prob: np.ndarray) -> np.ndarray:
     """0–1000 score, higher is safer: ``round(1000 · (1 − p))`` (halves to even, as ``round``)."""
-    return np.rint(1000.0 * (1.0 - np.clip(prob, 0.0, 1.0))).astype(np.int64)
+    return np.asarray(np.rint(1000.0 * (1.0 - np.clip(prob, 0.0, 1.0))), dtype=np.int64)
 
 
 def band_indices(scores: np.ndarray, cutoffs: Sequence[int]) -> np.ndarray:

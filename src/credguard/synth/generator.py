@@ -378,9 +378,7 @@ def _add_defects(
     clean[dirty] = False
     earlier = (
         pl.DataFrame({"p": product, "i": np.where(clean, np.arange(rows), -1)})
-        .select(
-            pl.when(pl.col("i") >= 0).then(pl.col("i")).shift(1).forward_fill().over("p")
-        )
+        .select(pl.when(pl.col("i") >= 0).then(pl.col("i")).shift(1).forward_fill().over("p"))
         .to_series()
         .gather(dirty)
         .fill_null(-1)
@@ -390,7 +388,7 @@ def _add_defects(
     kind = np.where((kind == duplicate) & (earlier < 0), _defect_index("check_digit"), kind)
 
     def rows_of(name: str) -> np.ndarray:
-        return dirty[kind == _defect_index(name)]
+        return np.asarray(dirty[kind == _defect_index(name)], dtype=np.int64)
 
     picked = rows_of("check_digit")
     bad = cpfs[picked] - cpfs[picked] % 10 + (cpfs[picked] % 10 + 1) % 10
@@ -460,7 +458,9 @@ def _defect_index(name: str) -> int:
     return [defect for defect, _ in _DEFECTS].index(name)
 
 
-def write_csv(df: pl.DataFrame, path: Path | str, delimiter: str = ",", *, bom: bool = False) -> None:
+def write_csv(
+    df: pl.DataFrame, path: Path | str, delimiter: str = ",", *, bom: bool = False
+) -> None:
     """Write a generated frame as a client would send it (UTF-8, optional BOM)."""
     df.write_csv(path, separator=delimiter, include_bom=bom)
 
@@ -488,9 +488,7 @@ def normalise(df: pl.DataFrame) -> pl.DataFrame:
     typed = df.with_row_index(ROW_NUMBER, offset=1).with_columns(
         pl.col(ROW_NUMBER).cast(pl.Int64),
         pl.col("cpf").str.replace_all(r"[^0-9]", "").str.zfill(11),
-        pl.col("produto")
-        .str.to_uppercase()
-        .str.replace_many(["Ã", "É", "Á"], ["A", "E", "A"]),
+        pl.col("produto").str.to_uppercase().str.replace_many(["Ã", "É", "Á"], ["A", "E", "A"]),
         day("data_primeira_compra"),
         day("data_ultima_compra"),
         *(pl.col(name).cast(pl.Int64, strict=False) for name in _INTEGER_COLUMNS),
