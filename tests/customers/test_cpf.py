@@ -21,6 +21,8 @@ from credguard.customers.cpf import (
 bodies = st.integers(min_value=0, max_value=999_999_999).map(lambda n: f"{n:09d}")
 #: Digits that Python's isdigit() and regex \d accept but the contract does not.
 NON_ASCII_DIGITS = "٠١٢٣٤٥٦٧٨٩" + "۰۱۲۳۴۵۶۷۸۹" + "０１２３４５６７８９" + "०१२३४५६७८९"
+#: Polars' first calls on a busy machine can exceed hypothesis' 200 ms deadline.
+no_deadline = settings(deadline=None)
 
 
 def complete(body: str) -> str:
@@ -54,7 +56,7 @@ def test_check_digits_refuse_a_malformed_body(body: str) -> None:
         cpf_check_digits(body)
 
 
-@settings(deadline=None)  # Polars' first call on a loaded machine is slow
+@no_deadline
 @given(bodies)
 def test_every_valid_cpf_is_accepted_in_all_its_forms(body: str) -> None:
     cpf = complete(body)
@@ -76,7 +78,7 @@ def test_every_valid_cpf_is_accepted_in_all_its_forms(body: str) -> None:
     assert is_valid_cpf(cpf)
 
 
-@settings(deadline=None)  # Polars' first call on a loaded machine is slow
+@no_deadline
 @given(bodies, st.sampled_from([9, 10]), st.integers(min_value=1, max_value=9))
 def test_changing_a_check_digit_is_always_rejected(body: str, position: int, delta: int) -> None:
     cpf = complete(body)
@@ -94,7 +96,7 @@ def test_all_equal_digits_are_rejected(digit: str) -> None:
     assert not is_valid_cpf(cpf)
 
 
-@settings(deadline=None)  # Polars' first call on a loaded machine is slow
+@no_deadline
 @given(bodies, st.data())
 def test_non_ascii_digits_are_never_accepted(body: str, data: st.DataObject) -> None:
     cpf = complete(body)
@@ -110,7 +112,7 @@ def test_non_ascii_digits_are_never_accepted(body: str, data: st.DataObject) -> 
     assert not is_valid_cpf(lookalike)
 
 
-@settings(deadline=None)  # Polars' first call on a loaded machine is slow
+@no_deadline
 @given(st.text(alphabet="0123456789.- " + NON_ASCII_DIGITS, max_size=16))
 def test_strings_with_any_non_ascii_digit_are_never_accepted(text: str) -> None:
     assume(any(c in NON_ASCII_DIGITS for c in text))
@@ -119,7 +121,7 @@ def test_strings_with_any_non_ascii_digit_are_never_accepted(text: str) -> None:
     assert ok == [False]
 
 
-@settings(deadline=None)  # Polars' first call on a loaded machine is slow
+@no_deadline
 @given(st.lists(st.text(alphabet="0123456789", min_size=11, max_size=11), max_size=40))
 def test_vectorised_check_agrees_with_scalar_on_11_digit_strings(values: list[str]) -> None:
     ok = pl.DataFrame({"cpf": values}, schema={"cpf": pl.String}).select(
@@ -128,7 +130,7 @@ def test_vectorised_check_agrees_with_scalar_on_11_digit_strings(values: list[st
     assert ok.to_series().to_list() == [is_valid_cpf(v) for v in values]
 
 
-@settings(deadline=None)  # Polars' first call on a loaded machine is slow
+@no_deadline
 @given(st.lists(st.one_of(st.none(), st.text(max_size=14)), max_size=40))
 def test_vectorised_check_agrees_with_scalar_on_any_string(values: list[str | None]) -> None:
     ok = pl.DataFrame({"cpf": values}, schema={"cpf": pl.String}).select(
@@ -159,7 +161,7 @@ def test_damaged_or_malformed_values_are_not_guessed(damaged: str | None) -> Non
     assert ok == [False]
 
 
-@settings(deadline=None)  # Polars' first call on a loaded machine is slow
+@no_deadline
 @given(st.lists(st.integers(min_value=0, max_value=999_999_999), max_size=60))
 def test_cpfs_from_bodies_matches_the_scalar_reference(values: list[int]) -> None:
     generated = cpfs_from_bodies(np.array(values, dtype=np.uint64))

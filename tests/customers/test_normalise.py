@@ -43,6 +43,8 @@ BASE: dict[str, str | None] = {
     "total_atrasos": "2",
     "maior_atraso": "15",
 }
+#: Polars' first calls on a busy machine can exceed hypothesis' 200 ms deadline.
+no_deadline = settings(deadline=None)
 
 
 def raw(rows: list[dict[str, str | None]], first_row_number: int = 1) -> pl.DataFrame:
@@ -315,7 +317,7 @@ def brazilian(value: int) -> str:
     return f"{value // 100:,}".replace(",", ".") + f",{value % 100:02d}"
 
 
-@settings(deadline=None)  # Polars' first call on a loaded machine is slow
+@no_deadline
 @given(cents, st.sampled_from(["plain", "comma", "brazilian", "american", "currency"]))
 def test_money_in_every_accepted_form_reads_the_same(value: int, form: str) -> None:
     written = {
@@ -330,7 +332,7 @@ def test_money_in_every_accepted_form_reads_the_same(value: int, form: str) -> N
     assert result["valor_total_compras"] == pytest.approx(value / 100, rel=1e-15, abs=1e-9)
 
 
-@settings(deadline=None)  # Polars' first call on a loaded machine is slow
+@no_deadline
 @given(st.dates(min_value=date(1900, 1, 1), max_value=TODAY))
 def test_dates_in_both_forms_read_the_same(day: date) -> None:
     result = only(
