@@ -25,7 +25,9 @@ import time
 from datetime import date
 from pathlib import Path
 
-MARIADB_SERVER = os.environ.get("CREDGUARD_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306")
+MARIADB_SERVER = os.environ.get(
+    "CREDGUARD_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306"
+)
 BENCH_DB = "credguard_bench"
 
 
@@ -64,8 +66,11 @@ def make_file(rows: int, folder: Path) -> Path:
         from credguard.synth import generator
 
         frame = generator.generate(
-            rows, seed=2025, products=["CARTAO", "EMPRESTIMO", "CREDIARIO"],
-            reference_date=date.today(), dirty_share=0.02,
+            rows,
+            seed=2025,
+            products=["CARTAO", "EMPRESTIMO", "CREDIARIO"],
+            reference_date=date.today(),
+            dirty_share=0.02,
         )
         generator.write_csv(frame, path, delimiter=";")
     return path
@@ -84,10 +89,10 @@ def child_init() -> dict[str, object]:
 
 def child_job(file: Path, small: Path | None) -> dict[str, object]:
     """Submit, process and export ``file`` in this process; timings and peak memory."""
+    from credguard.accounts import service as accounts
     from credguard.batches import export, processing, service
     from credguard.config import get_settings
     from credguard.db.engine import get_engine, session_scope
-    from credguard.accounts import service as accounts
 
     settings = get_settings()
     engine = get_engine(settings.resolved_database_url)
@@ -99,7 +104,9 @@ def child_job(file: Path, small: Path | None) -> dict[str, object]:
     def run_job(path: Path, out: Path) -> tuple[dict[str, float], int, int]:
         timings = processing.StageTimings()
         with timings.stage("submit"), session_scope(engine) as session:
-            job_id = service.submit(session, path, uploads_dir=settings.uploads_dir, client_id=client_id).id
+            job_id = service.submit(
+                session, path, uploads_dir=settings.uploads_dir, client_id=client_id
+            ).id
         assert processing.claim(engine, settings, "bench", only=job_id) == job_id
         status = processing.process(engine, settings, job_id, "bench", timings=timings)
         assert status == "completed", status
@@ -121,7 +128,10 @@ def child_job(file: Path, small: Path | None) -> dict[str, object]:
     started = time.perf_counter()
     stages, rows, excluded = run_job(file, file.parent / "out.csv")
     result.update(
-        total_seconds=time.perf_counter() - started, stages=stages, rows=rows, excluded=excluded,
+        total_seconds=time.perf_counter() - started,
+        stages=stages,
+        rows=rows,
+        excluded=excluded,
         peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     )
     return result
@@ -136,19 +146,22 @@ def child_inference(rows: int) -> dict[str, object]:
     from credguard.db.engine import get_engine, session_scope
     from credguard.ml import registry
     from credguard.scoring.features import build_features
+    from credguard.scoring.score import score_chunk
     from credguard.synth import generator
 
     settings = get_settings()
     with session_scope(get_engine(settings.resolved_database_url)) as session:
         model = registry.load(registry.production_models(session)["CARTAO"])
     frame = generator.normalise(
-        generator.generate(rows, seed=3, products=["CARTAO"], reference_date=date.today(), dirty_share=0.0)
+        generator.generate(
+            rows, seed=3, products=["CARTAO"], reference_date=date.today(), dirty_share=0.0
+        )
     )
-    X = build_features(frame, date.today())
     started = time.perf_counter()
-    margin, contributions = model.margin_and_contributions(X)
-    model.calibrate(margin)
+    score_chunk(frame, model, cutoffs=settings.cutoffs_for("CARTAO"), reference_date=date.today())
     lookup = time.perf_counter() - started
+    X = build_features(frame, date.today())
+    margin = model.margin(X)
     booster = lgb.Booster(model_str=model.artifact.model_text)
     started = time.perf_counter()
     booster.predict(X, num_threads=2)
@@ -158,9 +171,12 @@ def child_inference(rows: int) -> dict[str, object]:
     shap = (time.perf_counter() - started) * 10
     trees = booster.num_trees()
     return {
-        "rows": rows, "trees": trees, "lookup_us_per_row": lookup / rows * 1e6,
+        "rows": rows,
+        "trees": trees,
+        "lookup_us_per_row": lookup / rows * 1e6,
         "lightgbm_predict_us_per_row": native / rows * 1e6,
-        "treeshap_us_per_row": shap / rows * 1e6, "max_abs_margin_diff": float(
+        "treeshap_us_per_row": shap / rows * 1e6,
+        "max_abs_margin_diff": float(
             np.max(np.abs(booster.predict(X[:20000], raw_score=True) - margin[:20000]))
         ),
     }
@@ -176,19 +192,28 @@ def child_naive(file: Path, engine_name: str, data_dir: Path) -> dict[str, objec
     started = time.perf_counter()
     stages = naive.run(file, create_engine(url), data_dir / "naive-out.csv", model)
     return {
-        "total_seconds": time.perf_counter() - started, "stages": stages,
+        "total_seconds": time.perf_counter() - started,
+        "stages": stages,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--engines", default="sqlite,mariadb")
     parser.add_argument("--naive", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--flat-memory", type=int, default=0, metavar="ROWS", help="also run a job this big")
-    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "credguard-bench")
-    parser.add_argument("--child", choices=["init", "job", "inference", "naive"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--flat-memory", type=int, default=0, metavar="ROWS", help="also run a job this big"
+    )
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "credguard-bench"
+    )
+    parser.add_argument(
+        "--child", choices=["init", "job", "inference", "naive"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--small", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--engine-name", help=argparse.SUPPRESS)
@@ -210,7 +235,9 @@ def main() -> None:
     started = time.perf_counter()
     big = make_file(args.rows, args.workdir)
     small = make_file(1_000, args.workdir)
-    print(f"input: {big} ({big.stat().st_size / 1e6:.0f} MB, generated/cached in {time.perf_counter() - started:.1f} s)")
+    print(
+        f"input: {big} ({big.stat().st_size / 1e6:.0f} MB, generated/cached in {time.perf_counter() - started:.1f} s)"
+    )
 
     for engine_name in args.engines.split(","):
         data_dir = args.workdir / engine_name
@@ -218,12 +245,15 @@ def main() -> None:
             subprocess.run(["rm", "-rf", str(data_dir)], check=True)
         data_dir.mkdir(parents=True)
         _reset_database(engine_name)
-        env = {"CREDGUARD_DATA_DIR": str(data_dir), "CREDGUARD_DATABASE_URL": _database_url(engine_name, data_dir)}
+        env = {
+            "CREDGUARD_DATA_DIR": str(data_dir),
+            "CREDGUARD_DATABASE_URL": _database_url(engine_name, data_dir),
+        }
         _child(["--child", "init"], env)
         if engine_name == args.engines.split(",")[0]:
             inference = _child(["--child", "inference"], env)
             print(
-                f"\nmodel: {inference['trees']} trees; per row: table look-up with reasons "
+                f"\nmodel: {inference['trees']} trees; per row: features + table look-up + reasons "
                 f"{inference['lookup_us_per_row']:.2f} µs, LightGBM predict {inference['lightgbm_predict_us_per_row']:.2f} µs, "
                 f"TreeSHAP {inference['treeshap_us_per_row']:.1f} µs; max |margin diff| {inference['max_abs_margin_diff']:.1e}"
             )
@@ -231,22 +261,32 @@ def main() -> None:
         stages = result["stages"]
         assert isinstance(stages, dict)
         total = float(result["total_seconds"])  # type: ignore[arg-type]
-        print(f"\n[{engine_name}] {result['rows']:,} rows ({result['excluded']:,} excluded) end to end in {total:.2f} s "
-              f"= {int(result['rows']) / total:,.0f} rows/s; peak memory {float(result['peak_mb']):.0f} MB")  # type: ignore[call-overload]
-        print("  stages: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in stages.items()))
+        print(
+            f"\n[{engine_name}] {result['rows']:,} rows ({result['excluded']:,} excluded) end to end in {total:.2f} s "
+            f"= {int(result['rows']) / total:,.0f} rows/s; peak memory {float(result['peak_mb']):.0f} MB"
+        )  # type: ignore[call-overload]
+        print(
+            "  stages: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in stages.items())
+        )
         print(f"  1,000-row batch on a warm worker: {float(result['small_batch_seconds']):.3f} s")  # type: ignore[arg-type]
         if args.flat_memory:
             huge = make_file(args.flat_memory, args.workdir)
             flat = _child(["--child", "job", "--file", str(huge)], env)
-            print(f"  {args.flat_memory:,} rows: {float(flat['total_seconds']):.1f} s, peak memory "  # type: ignore[arg-type]
-                  f"{float(flat['peak_mb']):.0f} MB (vs {float(result['peak_mb']):.0f} MB)")  # type: ignore[arg-type]
+            print(
+                f"  {args.flat_memory:,} rows: {float(flat['total_seconds']):.1f} s, peak memory "  # type: ignore[arg-type]
+                f"{float(flat['peak_mb']):.0f} MB (vs {float(result['peak_mb']):.0f} MB)"
+            )  # type: ignore[arg-type]
         if args.naive:
-            naive_result = _child(["--child", "naive", "--file", str(big), "--engine-name", engine_name], env)
+            naive_result = _child(
+                ["--child", "naive", "--file", str(big), "--engine-name", engine_name], env
+            )
             naive_total = float(naive_result["total_seconds"])  # type: ignore[arg-type]
             naive_stages = naive_result["stages"]
             assert isinstance(naive_stages, dict)
-            print(f"  naive pipeline: {naive_total:.1f} s, peak {float(naive_result['peak_mb']):.0f} MB "  # type: ignore[arg-type]
-                  f"({', '.join(f'{k} {v:.1f} s' for k, v in naive_stages.items())}) → CredGuard is {naive_total / total:.1f}× faster")
+            print(
+                f"  naive pipeline: {naive_total:.1f} s, peak {float(naive_result['peak_mb']):.0f} MB "  # type: ignore[arg-type]
+                f"({', '.join(f'{k} {v:.1f} s' for k, v in naive_stages.items())}) → CredGuard is {naive_total / total:.1f}× faster"
+            )
         _reset_database(engine_name)
 
 

@@ -19,8 +19,16 @@ from sqlalchemy import Engine
 from credguard.synth import generator
 
 REQUIRED = [
-    "cpf", "nome", "produto", "data_primeira_compra", "data_ultima_compra", "total_compras",
-    "valor_total_compras", "total_pagamentos_em_dia", "total_atrasos", "maior_atraso",
+    "cpf",
+    "nome",
+    "produto",
+    "data_primeira_compra",
+    "data_ultima_compra",
+    "total_compras",
+    "valor_total_compras",
+    "total_pagamentos_em_dia",
+    "total_atrasos",
+    "maior_atraso",
 ]
 PRODUCTS = {"CARTAO", "EMPRESTIMO", "CREDIARIO"}
 
@@ -51,7 +59,11 @@ def _date(raw: object) -> date | None:
 def _money(raw: object) -> float | None:
     text = str(raw).replace("R$", "").strip()
     if "," in text and "." in text:
-        text = text.replace(".", "").replace(",", ".") if text.rfind(",") > text.rfind(".") else text.replace(",", "")
+        text = (
+            text.replace(".", "").replace(",", ".")
+            if text.rfind(",") > text.rfind(".")
+            else text.replace(",", "")
+        )
     elif "," in text:
         text = text.replace(",", ".")
     try:
@@ -83,23 +95,43 @@ def _validate_row(row: pd.Series, today: date) -> pd.Series:
     elif counts[0] == 0:
         reason = "HISTORICO_INSUFICIENTE"
     return pd.Series(
-        {"cpf_ok": cpf, "first": first, "last": last, "compras": counts[0], "valor": money,
-         "em_dia": counts[1], "atrasos": counts[2], "maior": counts[3], "motivoExclusao": reason}
+        {
+            "cpf_ok": cpf,
+            "first": first,
+            "last": last,
+            "compras": counts[0],
+            "valor": money,
+            "em_dia": counts[1],
+            "atrasos": counts[2],
+            "maior": counts[3],
+            "motivoExclusao": reason,
+        }
     )
 
 
 def _features(row: pd.Series, today: date) -> list[float]:
     compras = max(row["compras"], 1)
-    late = row["atrasos"] / (row["atrasos"] + row["em_dia"]) if row["atrasos"] + row["em_dia"] else 0.0
+    late = (
+        row["atrasos"] / (row["atrasos"] + row["em_dia"]) if row["atrasos"] + row["em_dia"] else 0.0
+    )
     return [
-        (today - row["first"]).days, (today - row["last"]).days, row["compras"], row["valor"],
-        row["valor"] / compras, row["em_dia"], row["atrasos"], late, row["maior"],
+        (today - row["first"]).days,
+        (today - row["last"]).days,
+        row["compras"],
+        row["valor"],
+        row["valor"] / compras,
+        row["em_dia"],
+        row["atrasos"],
+        late,
+        row["maior"],
     ]
 
 
 def train_reference_model(today: date) -> HistGradientBoostingClassifier:
     """A scikit-learn model of the size FACTS.md measured (200 trees × 31 leaves)."""
-    frame = generator.generate(50_000, seed=5, products=sorted(PRODUCTS), reference_date=today, dirty_share=0.0)
+    frame = generator.generate(
+        50_000, seed=5, products=sorted(PRODUCTS), reference_date=today, dirty_share=0.0
+    )
     pdf = frame.to_pandas()
     checked = pdf.apply(_validate_row, axis=1, today=today)
     X = np.array(checked.apply(_features, axis=1, today=today).tolist())
@@ -107,7 +139,9 @@ def train_reference_model(today: date) -> HistGradientBoostingClassifier:
     return model.fit(X, pdf["inadimplente"].to_numpy())
 
 
-def run(path: Path, engine: Engine, output: Path, model: HistGradientBoostingClassifier) -> dict[str, float]:
+def run(
+    path: Path, engine: Engine, output: Path, model: HistGradientBoostingClassifier
+) -> dict[str, float]:
     """The whole naive pipeline; seconds per stage."""
     today = date.today()
     timings: dict[str, float] = {}
@@ -117,7 +151,9 @@ def run(path: Path, engine: Engine, output: Path, model: HistGradientBoostingCla
 
     started = time.perf_counter()
     checked = frame.apply(_validate_row, axis=1, today=today)
-    duplicated = checked["cpf_ok"].notna() & frame.assign(c=checked["cpf_ok"]).duplicated(["c", "produto"])
+    duplicated = checked["cpf_ok"].notna() & frame.assign(c=checked["cpf_ok"]).duplicated(
+        ["c", "produto"]
+    )
     checked.loc[duplicated & checked["motivoExclusao"].isna(), "motivoExclusao"] = "CPF_DUPLICADO"
     timings["validate"] = time.perf_counter() - started
 

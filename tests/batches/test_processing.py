@@ -205,6 +205,28 @@ def test_reprocess_replaces_rows_and_refuses_a_live_job(
         service.reprocess(session, job_id, lease_timeout_seconds=settings.lease_timeout_seconds)
 
 
+def test_export_types_columns_whose_first_rows_are_all_null(
+    engine: Engine, settings: Settings, client_id: int, tmp_path: Path
+) -> None:
+    """Regression: a column's type came from its first 100 rows, all null (nobody excluded)."""
+    frame = factories.make_customers(600, seed=8).drop(EXPECTED_EXCLUSION_COLUMN)
+    frame = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == 450)
+        .then(pl.lit("0"))
+        .otherwise(pl.col("total_compras"))
+        .alias("total_compras")
+    )
+    path = factories.write_file(frame, tmp_path / "in.csv")
+    job = factories.process(engine, settings, factories.submit(engine, settings, path, client_id))
+
+    export.export_results(engine, job, tmp_path / "out.csv", chunk_rows=10_000)
+
+    out = pl.read_csv(tmp_path / "out.csv", infer_schema=False)
+    assert (
+        out["motivoExclusao"].to_list() == [None] * 450 + ["HISTORICO_INSUFICIENTE"] + [None] * 149
+    )
+
+
 def test_export_refuses_an_unfinished_job(
     engine: Engine, settings: Settings, client_id: int, tmp_path: Path
 ) -> None:

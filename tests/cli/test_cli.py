@@ -15,7 +15,9 @@ from credguard.batches.tables import BatchJob
 from credguard.config import Settings
 
 
-def credguard(settings: Settings, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def credguard(
+    settings: Settings, *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "CREDGUARD_DATA_DIR": str(settings.data_dir),
@@ -24,7 +26,11 @@ def credguard(settings: Settings, *args: str, check: bool = True) -> subprocess.
         "COLUMNS": "200",
     }
     result = subprocess.run(
-        [sys.executable, "-m", "credguard", *args], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "credguard", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if check:
         assert result.returncode == 0, result.stderr
@@ -36,7 +42,9 @@ def test_synth_then_score_then_batches_commands(
 ) -> None:
     del client_id  # models and a client are in place
     source = tmp_path / "clientes.csv"
-    credguard(settings, "synth", "--rows", "2500", "--seed", "4", "-o", str(source), "--delimiter", ";")
+    credguard(
+        settings, "synth", "--rows", "2500", "--seed", "4", "-o", str(source), "--delimiter", ";"
+    )
     assert pl.read_csv(source, separator=";", infer_schema=False).height == 2500
 
     out = tmp_path / "resultados.csv"
@@ -66,7 +74,10 @@ def test_errors_are_one_clear_line_without_a_stack_trace(
         (("score", str(bad), "-o", str(tmp_path / "o.csv"), "--client", "Loja Teste"), "Excel"),
         (("batches", "show", "999"), "batch job 999 does not exist"),
         (("batches", "export", "999", "-o", str(tmp_path / "x.csv")), "does not exist"),
-        (("score", str(tmp_path / "missing.csv"), "-o", "x.csv", "--client", "Loja Teste"), "is not a file"),
+        (
+            ("score", str(tmp_path / "missing.csv"), "-o", "x.csv", "--client", "Loja Teste"),
+            "is not a file",
+        ),
         (("batches", "list", "--status", "nonsense"), "unknown status"),
     ]
     for args, message in cases:
@@ -78,9 +89,10 @@ def test_errors_are_one_clear_line_without_a_stack_trace(
 
 @pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 def test_commands_refuse_an_unmigrated_database(engine: Engine, tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "fresh", database_url=f"sqlite:///{tmp_path / 'fresh.db'}")
+    settings = Settings(
+        data_dir=tmp_path / "fresh", database_url=f"sqlite:///{tmp_path / 'fresh.db'}"
+    )
     result = credguard(settings, "batches", "list", check=False)
     assert result.returncode == 1 and "credguard db upgrade" in result.stderr
     credguard(settings, "db", "upgrade")
     assert "completed" not in credguard(settings, "batches", "list").stdout
-

@@ -221,7 +221,9 @@ def test_retraining_export_writes_scored_rows_of_six_months(
     header, data = rows[0], rows[1:]
     assert header[-1] == "label" and header[:3] == ["cpf", "nome", "produto"]
     stored = pl.concat(
-        [factories.stored_rows(engine, filled[job]) for job in ("recent", "old")]  # 100 days < 6 months
+        [
+            factories.stored_rows(engine, filled[job]) for job in ("recent", "old")
+        ]  # 100 days < 6 months
     ).filter(pl.col("motivoExclusao").is_null())
     assert len(data) == stored.height
     assert all(0.0 < float(row[-1]) < 1.0 for row in data)

@@ -23,6 +23,7 @@ from credguard.errors import Conflict
 from credguard.scoring.reasons import REASONS
 
 RESULT_COLUMNS = (*SCORE_COLUMNS, EXCLUSION)
+STORED_SCHEMA = pl.Schema({ROW_NUMBER: pl.Int64(), **SCORE_COLUMNS, EXCLUSION: pl.String()})
 REASON_TEXT = "motivosScore"
 _FORMULA_START = r"^[=+\-@\t\r]"
 _PLAIN_NUMBER = r"^[+-]?[0-9][0-9.,]*$"
@@ -56,7 +57,7 @@ def export_results(engine: Engine, job: BatchJob, target: Path, *, chunk_rows: i
             f"batch job {job.id} is {job.status}; results can be exported once it has completed"
         )
     source = open_csv(Path(job.storage_path))
-    columns = ", ".join(f"{name}" for name in (ROW_NUMBER, *RESULT_COLUMNS))
+    columns = ", ".join(STORED_SCHEMA)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
     written = 0
@@ -68,6 +69,7 @@ def export_results(engine: Engine, job: BatchJob, target: Path, *, chunk_rows: i
                 engine,
                 f"SELECT {columns} FROM customer_scores WHERE batchJobId = {int(job.id)} "
                 f"AND rowNumber BETWEEN {first} AND {last} ORDER BY rowNumber",
+                STORED_SCHEMA,
             )
             if stored.height != raw.height:
                 raise Conflict(

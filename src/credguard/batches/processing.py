@@ -250,13 +250,18 @@ def _pin_models(session: Session, job: BatchJob, settings: Settings) -> dict[str
             raise ConfigurationError(
                 f"no production model for product(s) {', '.join(missing)}; run `credguard init`"
             )
-        job.models = json.dumps({p: production[p].id for p in settings.products})
+        job.models = json.dumps(
+            {
+                product: {"modelId": record.id, "name": record.name, "version": record.version}
+                for product, record in ((p, production[p]) for p in settings.products)
+            }
+        )
         job.reference_date = job.created_at.date()
         job.started_at = utcnow()
-    pinned: dict[str, int] = json.loads(job.models)
+    pinned: dict[str, dict[str, object]] = json.loads(job.models)
     return {
-        product: registry.load(registry.get_or_raise(session, model_id))
-        for product, model_id in pinned.items()
+        product: registry.load(registry.get_or_raise(session, int(str(model["modelId"]))))
+        for product, model in pinned.items()
     }
 
 

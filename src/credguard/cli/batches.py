@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -74,7 +75,10 @@ def print_job(engine: Engine, job: BatchJob) -> None:
     if job.started_at and job.finished_at:
         table.add_row("took", f"{(job.finished_at - job.started_at).total_seconds():.2f} s")
     if job.models:
-        table.add_row("models", job.models)
+        pinned = json.loads(job.models)
+        table.add_row(
+            "models", ", ".join(f"{p}: {m['name']} v{m['version']}" for p, m in pinned.items())
+        )
     if job.error:
         table.add_row("error", f"[red]{job.error}[/red]")
     context.console.print(table)

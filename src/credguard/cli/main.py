@@ -7,6 +7,7 @@ import sys
 import typer
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from credguard import logs
 from credguard.cli import batches, db, setup
 from credguard.cli.context import err_console
 from credguard.errors import CredGuardError
@@ -25,6 +26,7 @@ batches.register(app)
 
 def run() -> None:
     """Run the CLI; a failure is one clear line on stderr and exit code 1, never a stack trace."""
+    logs.configure("WARNING")  # commands talk through Rich; the worker raises the level
     try:
         app()
     except CredGuardError as exc:
