@@ -8,6 +8,7 @@ and ``to_csv``. It applies the same rules, just one row at a time in Python.
 from __future__ import annotations
 
 import time
+import unicodedata
 from datetime import date, datetime
 from pathlib import Path
 
@@ -18,18 +19,6 @@ from sqlalchemy import Engine
 
 from credguard.synth import generator
 
-REQUIRED = [
-    "cpf",
-    "nome",
-    "produto",
-    "data_primeira_compra",
-    "data_ultima_compra",
-    "total_compras",
-    "valor_total_compras",
-    "total_pagamentos_em_dia",
-    "total_atrasos",
-    "maior_atraso",
-]
 PRODUCTS = {"CARTAO", "EMPRESTIMO", "CREDIARIO"}
 
 
@@ -45,6 +34,11 @@ def _cpf_ok(raw: object) -> str | None:
         if (total * 10 % 11) % 10 != digits[n]:
             return None
     return text
+
+
+def _product(raw: object) -> str:
+    text = unicodedata.normalize("NFKD", str(raw).strip().upper())
+    return "".join(c for c in text if not unicodedata.combining(c))
 
 
 def _date(raw: object) -> date | None:
@@ -73,7 +67,20 @@ def _money(raw: object) -> float | None:
     return value if value >= 0 else None
 
 
-def _validate_row(row: pd.Series, today: date) -> pd.Series:
+CHECKED = [
+    "cpf_ok",
+    "first",
+    "last",
+    "compras",
+    "valor",
+    "em_dia",
+    "atrasos",
+    "maior",
+    "motivoExclusao",
+]
+
+
+def _validate_row(row: pd.Series, today: date) -> tuple[object, ...]:
     cpf = _cpf_ok(row["cpf"])
     first, last = _date(row["data_primeira_compra"]), _date(row["data_ultima_compra"])
     counts = []
@@ -86,7 +93,7 @@ def _validate_row(row: pd.Series, today: date) -> pd.Series:
     reason = None
     if cpf is None:
         reason = "CPF_INVALIDO"
-    elif str(row["produto"]).strip().upper() not in PRODUCTS:
+    elif _product(row["produto"]) not in PRODUCTS:
         reason = "PRODUTO_NAO_SUPORTADO"
     elif first is None or last is None or last < first or last > today:
         reason = "DATA_INVALIDA"
@@ -133,7 +140,7 @@ def train_reference_model(today: date) -> HistGradientBoostingClassifier:
         50_000, seed=5, products=sorted(PRODUCTS), reference_date=today, dirty_share=0.0
     )
     pdf = frame.to_pandas()
-    checked = pdf.apply(_validate_row, axis=1, today=today)
+    checked = pd.DataFrame(pdf.apply(_validate_row, axis=1, today=today).tolist(), columns=CHECKED)
     X = np.array(checked.apply(_features, axis=1, today=today).tolist())
     model = HistGradientBoostingClassifier(max_iter=200, max_leaf_nodes=31, early_stopping=False)
     return model.fit(X, pdf["inadimplente"].to_numpy())
@@ -142,15 +149,17 @@ def train_reference_model(today: date) -> HistGradientBoostingClassifier:
 def run(
     path: Path, engine: Engine, output: Path, model: HistGradientBoostingClassifier
 ) -> dict[str, float]:
-    """The whole naive pipeline; seconds per stage."""
+    """The whole naive pipeline on a `;`-separated file; seconds per stage."""
     today = date.today()
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False)
     timings["parse"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    checked = frame.apply(_validate_row, axis=1, today=today)
+    checked = pd.DataFrame(
+        frame.apply(_validate_row, axis=1, today=today).tolist(), columns=CHECKED
+    )
     duplicated = checked["cpf_ok"].notna() & frame.assign(c=checked["cpf_ok"]).duplicated(
         ["c", "produto"]
     )

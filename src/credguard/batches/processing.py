@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from credguard.batches.tables import BatchJob, BatchStatus, CustomerScore
 from credguard.config import Settings
 from credguard.customers.contract import EXCLUSION, ROW_NUMBER, Exclusion
-from credguard.customers.reader import InvalidFile, open_csv
+from credguard.customers.reader import CsvSource, InvalidFile, open_csv
 from credguard.customers.validate import DuplicateTracker, normalise
 from credguard.db.base import utcnow
 from credguard.db.bulk import FrameWriter, rowcount
@@ -158,6 +158,19 @@ def _fail(session: Session, job: BatchJob, message: str) -> None:
     job.heartbeat_at = None
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What one run of a job works with, read once when it starts."""
+
+    job_id: int
+    worker_id: str
+    client_id: int
+    path: Path
+    reference_date: date
+    rows_done: int
+    models: dict[str, ScoringModel]
+
+
 def process(
     engine: Engine,
     settings: Settings,
@@ -167,67 +180,20 @@ def process(
     timings: StageTimings | None = None,
 ) -> str:
     """Run a claimed job to ``completed`` or ``failed``; returns the final status."""
-    timings = timings or StageTimings()
     try:
-        with session_scope(engine) as session:
-            job = session.get(BatchJob, job_id)
-            if job is None or job.worker_id != worker_id or job.status != BatchStatus.PROCESSING:
-                raise LeaseLost(f"batch job {job_id} is no longer held by {worker_id}")
-            models = _pin_models(session, job, settings)
-            reference_date = job.reference_date or job.created_at.date()
-            rows_done = job.rows_processed
-            client_id = job.client_id
-            path = Path(job.storage_path)
+        run = _start(engine, settings, job_id, worker_id)
         try:
-            source = open_csv(path)
-        except InvalidFile as exc:
-            return _finish_failed(engine, job_id, worker_id, str(exc))
-        if rows_done == 0:
-            with session_scope(engine) as session:
-                session.execute(
-                    update(BatchJob)
-                    .where(BatchJob.id == job_id, BatchJob.worker_id == worker_id)
-                    .values(rows_total=source.estimated_rows)
-                )
-        tracker = DuplicateTracker()
-        writer = FrameWriter(engine, tmp_dir=settings.data_dir)
-        try:
-            chunks = source.iter_chunks(settings.chunk_size)
-            while True:
-                with timings.stage("parse"):
-                    raw = next(chunks, None)
-                if raw is None:
-                    break
-                with timings.stage("validate"):
-                    normalised = normalise(
-                        raw, products=settings.products, today=reference_date, seen=tracker
+            source = open_csv(run.path)
+            if run.rows_done == 0:
+                with session_scope(engine) as session:
+                    session.execute(
+                        update(BatchJob)
+                        .where(BatchJob.id == job_id, BatchJob.worker_id == worker_id)
+                        .values(rows_total=source.estimated_rows)
                     )
-                    fresh = normalised.filter(pl.col(ROW_NUMBER) > rows_done)
-                if fresh.height == 0:
-                    continue
-                with timings.stage("score"):
-                    result = score_rows(
-                        fresh, models, settings=settings, reference_date=reference_date
-                    )
-                last_row = int(fresh[ROW_NUMBER].max())  # type: ignore[arg-type]
-                now = utcnow()
-                frame = _storage_frame(result.rows, job_id=job_id, client_id=client_id, now=now)
-                params = {
-                    "rows_done": last_row,
-                    "scored": result.scored,
-                    "excluded": result.excluded,
-                    "now": now,
-                    "job_id": job_id,
-                    "worker_id": worker_id,
-                    "rows_before": rows_done,
-                }
-                with timings.stage("store"):
-                    appended = writer.append("customer_scores", frame, GUARD_CHUNK, params)
-                if not appended:
-                    raise LeaseLost(f"batch job {job_id} was taken over by another worker")
-                rows_done = last_row
-                if on_progress is not None:
-                    on_progress(rows_done, source.estimated_rows)
+            rows_done = _run_chunks(
+                engine, settings, run, source, timings or StageTimings(), on_progress
+            )
         except InvalidFile as exc:
             return _finish_failed(engine, job_id, worker_id, str(exc))
         return _finish_completed(engine, job_id, worker_id, rows_done)
@@ -239,6 +205,73 @@ def process(
     except Exception as exc:
         _release(engine, job_id, worker_id, exc)
         raise
+
+
+def _start(engine: Engine, settings: Settings, job_id: int, worker_id: str) -> _Run:
+    with session_scope(engine) as session:
+        job = session.get(BatchJob, job_id)
+        if job is None or job.worker_id != worker_id or job.status != BatchStatus.PROCESSING:
+            raise LeaseLost(f"batch job {job_id} is no longer held by {worker_id}")
+        models = _pin_models(session, job, settings)
+        return _Run(
+            job_id=job_id,
+            worker_id=worker_id,
+            client_id=job.client_id,
+            path=Path(job.storage_path),
+            reference_date=job.reference_date or job.created_at.date(),
+            rows_done=job.rows_processed,
+            models=models,
+        )
+
+
+def _run_chunks(
+    engine: Engine,
+    settings: Settings,
+    run: _Run,
+    source: CsvSource,
+    timings: StageTimings,
+    on_progress: ProgressCallback | None,
+) -> int:
+    """Validate every chunk, score and commit those not yet committed; the rows done."""
+    tracker = DuplicateTracker()
+    writer = FrameWriter(engine, tmp_dir=settings.data_dir)
+    rows_done = run.rows_done
+    chunks = source.iter_chunks(settings.chunk_size)
+    while True:
+        with timings.stage("parse"):
+            raw = next(chunks, None)
+        if raw is None:
+            return rows_done
+        with timings.stage("validate"):
+            normalised = normalise(
+                raw, products=settings.products, today=run.reference_date, seen=tracker
+            )
+            fresh = normalised.filter(pl.col(ROW_NUMBER) > rows_done)
+        if fresh.height == 0:  # committed by an earlier run: validated only to track duplicates
+            continue
+        with timings.stage("score"):
+            result = score_rows(
+                fresh, run.models, settings=settings, reference_date=run.reference_date
+            )
+        last_row = int(fresh[ROW_NUMBER].max())  # type: ignore[arg-type]
+        now = utcnow()
+        params = {
+            "rows_done": last_row,
+            "scored": result.scored,
+            "excluded": result.excluded,
+            "now": now,
+            "job_id": run.job_id,
+            "worker_id": run.worker_id,
+            "rows_before": rows_done,
+        }
+        frame = _storage_frame(result.rows, job_id=run.job_id, client_id=run.client_id, now=now)
+        with timings.stage("store"):
+            appended = writer.append("customer_scores", frame, GUARD_CHUNK, params)
+        if not appended:
+            raise LeaseLost(f"batch job {run.job_id} was taken over by another worker")
+        rows_done = last_row
+        if on_progress is not None:
+            on_progress(rows_done, source.estimated_rows)
 
 
 def _pin_models(session: Session, job: BatchJob, settings: Settings) -> dict[str, ScoringModel]:
