@@ -96,3 +96,20 @@ def test_commands_refuse_an_unmigrated_database(engine: Engine, tmp_path: Path) 
     assert result.returncode == 1 and "credguard db upgrade" in result.stderr
     credguard(settings, "db", "upgrade")
     assert "completed" not in credguard(settings, "batches", "list").stdout
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_demo_runs_on_a_fresh_installation(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's first command: init, demo file, scored batch, results path."""
+    settings = Settings(data_dir=tmp_path / "fresh", database_url="")
+    monkeypatch.setenv("CREDGUARD_TRAINING_ROWS", "3000")
+    result = credguard(settings, "demo", "--rows", "800")
+    results = settings.data_dir / "results" / "job-1.csv"
+    assert "password, shown only once" in result.stdout
+    assert f"results: {results.resolve()}" in result.stdout.replace("\n", "")
+    out = pl.read_csv(results, separator=";", infer_schema=False)
+    assert out.height == 800 and out["faixaScore"].is_not_null().sum() > 700
+    again = credguard(settings, "demo", "--rows", "100")
+    assert "password" not in again.stdout and "job-2.csv" in again.stdout

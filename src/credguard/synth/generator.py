@@ -462,6 +462,7 @@ def write_csv(
     df: pl.DataFrame, path: Path | str, delimiter: str = ",", *, bom: bool = False
 ) -> None:
     """Write a generated frame as a client would send it (UTF-8, optional BOM)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     df.write_csv(path, separator=delimiter, include_bom=bom)
 
 
