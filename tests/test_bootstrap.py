@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import polars as pl
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import Engine, select
@@ -14,6 +16,7 @@ from credguard.config import Settings, get_settings
 from credguard.db.engine import session_scope
 from credguard.errors import ConfigurationError
 from credguard.ml import registry
+from tests import factories
 
 
 def test_initialise_creates_admin_client_and_one_model_per_product_once(
@@ -63,3 +66,19 @@ def test_invalid_configuration_is_one_clear_error(monkeypatch: pytest.MonkeyPatc
             get_settings()
     finally:
         get_settings.cache_clear()
+
+
+def test_default_bands_rank_risk(
+    engine: Engine, settings: Settings, client_id: int, tmp_path: Path
+) -> None:
+    """With the default cut-offs each band's observed default rate is above the safer band's."""
+    del client_id
+    customers = factories.make_customers(20_000, seed=31)
+    path = factories.write_file(customers.drop("motivo_esperado"), tmp_path / "c.csv")
+    with session_scope(engine) as session:
+        client = session.scalars(select(Client)).one()
+    job = factories.process(engine, settings, factories.submit(engine, settings, path, client.id))
+    rows = factories.stored_rows(engine, job.id).with_columns(outcome=customers["inadimplente"])
+    rates = rows.group_by("faixaScore").agg(pl.col("outcome").mean()).sort("faixaScore")
+    assert rates["faixaScore"].to_list() == list("ABCDE")
+    assert rates["outcome"].is_sorted() and rates["outcome"].n_unique() == 5
