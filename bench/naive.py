@@ -1,6 +1,6 @@
 """The straightforward pipeline, for comparison only: what CredGuard's batch path replaces.
 
-pandas ``read_csv``, row-wise validation with ``DataFrame.apply``, features with ``apply``,
+pandas ``read_csv``, row-wise validation (``iterrows``), features with ``apply``,
 scikit-learn ``predict_proba`` (HistGradientBoosting, 200 trees × 31 leaves), ``DataFrame.to_sql``
 and ``to_csv``. It applies the same rules, just one row at a time in Python.
 """
@@ -140,7 +140,9 @@ def train_reference_model(today: date) -> HistGradientBoostingClassifier:
         50_000, seed=5, products=sorted(PRODUCTS), reference_date=today, dirty_share=0.0
     )
     pdf = frame.to_pandas()
-    checked = pd.DataFrame(pdf.apply(_validate_row, axis=1, today=today).tolist(), columns=CHECKED)
+    checked = pd.DataFrame(
+        [_validate_row(row, today) for _, row in pdf.iterrows()], columns=CHECKED
+    )
     X = np.array(checked.apply(_features, axis=1, today=today).tolist())
     model = HistGradientBoostingClassifier(max_iter=200, max_leaf_nodes=31, early_stopping=False)
     return model.fit(X, pdf["inadimplente"].to_numpy())
@@ -158,7 +160,7 @@ def run(
 
     started = time.perf_counter()
     checked = pd.DataFrame(
-        frame.apply(_validate_row, axis=1, today=today).tolist(), columns=CHECKED
+        [_validate_row(row, today) for _, row in frame.iterrows()], columns=CHECKED
     )
     duplicated = checked["cpf_ok"].notna() & frame.assign(c=checked["cpf_ok"]).duplicated(
         ["c", "produto"]

@@ -234,3 +234,22 @@ def test_export_refuses_an_unfinished_job(
     job = factories.get_job(engine, factories.submit(engine, settings, path, client_id))
     with pytest.raises(Conflict, match="pending"):
         export.export_results(engine, job, tmp_path / "out.csv", chunk_rows=100)
+
+
+def test_an_unexpected_error_releases_the_job_and_repeated_failures_end_it(
+    engine: Engine, settings: Settings, client_id: int, tmp_path: Path
+) -> None:
+    path = factories.write_file(factories.make_customers(10), tmp_path / "f.csv")
+    job_id = factories.submit(engine, settings, path, client_id)
+    Path(factories.get_job(engine, job_id).storage_path).unlink()  # the stored upload vanished
+
+    for attempt in range(settings.max_attempts):
+        assert processing.claim(engine, settings, f"w{attempt}") == job_id  # released at once
+        with pytest.raises(FileNotFoundError):
+            processing.process(engine, settings, job_id, f"w{attempt}")
+        assert factories.get_job(engine, job_id).heartbeat_at is None
+
+    assert processing.claim(engine, settings, "last") is None
+    job = factories.get_job(engine, job_id)
+    assert job.status == BatchStatus.FAILED
+    assert job.error is not None and "FileNotFoundError" in job.error and "3 attempts" in job.error

@@ -63,6 +63,15 @@ def test_synth_then_score_then_batches_commands(
     credguard(settings, "batches", "export", job_id, "-o", str(again))
     assert again.read_bytes() == out.read_bytes()
 
+    submitted = credguard(settings, "batches", "submit", str(source), "--client", "Loja Teste")
+    queued = submitted.stdout.split("submitted job ")[1].split()[0]
+    assert "pending" in credguard(settings, "batches", "show", queued).stdout
+    credguard(settings, "worker", "--until-idle")
+    shown = credguard(settings, "batches", "show", queued).stdout
+    assert "completed" in shown and "cartao_base v1" in shown
+    credguard(settings, "batches", "reprocess", queued)
+    assert "pending" in credguard(settings, "batches", "show", queued).stdout
+
 
 def test_errors_are_one_clear_line_without_a_stack_trace(
     engine: Engine, settings: Settings, client_id: int, tmp_path: Path
@@ -94,8 +103,10 @@ def test_commands_refuse_an_unmigrated_database(engine: Engine, tmp_path: Path) 
     )
     result = credguard(settings, "batches", "list", check=False)
     assert result.returncode == 1 and "credguard db upgrade" in result.stderr
+    assert "database: empty" in credguard(settings, "db", "current").stdout
     credguard(settings, "db", "upgrade")
     assert "completed" not in credguard(settings, "batches", "list").stdout
+    assert "database: 0001; required: 0001" in credguard(settings, "db", "current").stdout
 
 
 @pytest.mark.parametrize("engine", ["sqlite"], indirect=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import NoReturn
 
 import typer
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -45,7 +47,24 @@ def run() -> None:
         err_console.print("interrupted")
         sys.exit(130)
     except OSError as exc:
+        if exc.strerror is None:
+            raise_unexpected(exc)
         err_console.print(
-            f"[red]error:[/red] {exc.strerror or exc}: {exc.filename or ''}", highlight=False
+            f"[red]error:[/red] {exc.strerror}: {exc.filename or ''}", highlight=False
         )
         sys.exit(1)
+    except Exception as exc:
+        raise_unexpected(exc)
+
+
+def raise_unexpected(exc: Exception) -> NoReturn:
+    """A failure nobody foresaw: one line for the user, the traceback only when asked for."""
+    if os.environ.get("CREDGUARD_LOG_LEVEL", "").upper() == "DEBUG":
+        raise exc
+    first_line = str(exc).splitlines()[0] if str(exc) else ""
+    err_console.print(
+        f"[red]error:[/red] unexpected {type(exc).__name__}: {first_line} "
+        "(run again with CREDGUARD_LOG_LEVEL=DEBUG for the details)",
+        highlight=False,
+    )
+    sys.exit(1)
