@@ -12,7 +12,6 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from sqlalchemy.engine import make_url
 from credguard.config import Settings
 from credguard.db import engine as db_engine
 from credguard.db import migrate
+from credguard.db.base import utcnow
 from credguard.db.tables import Base
 from credguard.ml.artifact import ModelArtifact
 
@@ -109,7 +109,7 @@ def default_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("models")
     paths = {}
     artifacts = training.train_default_models(
-        PRODUCTS, rows_per_product=6_000, seed=100, reference_date=date.today(), threads=2
+        PRODUCTS, rows_per_product=6_000, seed=100, reference_date=utcnow().date(), threads=2
     )
     for product, artifact in zip(PRODUCTS, artifacts, strict=True):
         paths[product] = folder / f"{product}.json"

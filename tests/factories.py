@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -11,6 +10,7 @@ from sqlalchemy import Engine
 from credguard.batches import processing, service
 from credguard.batches.tables import BatchJob
 from credguard.config import Settings
+from credguard.db.base import utcnow
 from credguard.db.engine import session_scope
 from credguard.synth import generator
 
@@ -23,7 +23,7 @@ def make_customers(
         rows,
         seed=seed,
         products=products or ["CARTAO", "EMPRESTIMO", "CREDIARIO"],
-        reference_date=date.today(),
+        reference_date=utcnow().date(),  # jobs judge dates by their UTC upload day
         dirty_share=dirty_share,
         label_defects=True,
     )

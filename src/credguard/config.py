@@ -6,15 +6,18 @@ at import time: call :func:`get_settings` (cached) where a setting is needed.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from credguard.errors import ConfigurationError
+
+_PRODUCT_CODE = re.compile(r"[A-Z0-9_]{1,40}")
 
 #: Default score cut-offs (lower bounds of bands A, B, C, D; anything lower is E). On the default
 #: models' synthetic customers they give bands of about 42/23/11/10/11 % of customers with
@@ -39,7 +42,7 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Per product, the lowest score of bands A, B, C, D (JSON).",
     )
-    worker_threads: int = Field(2, ge=1, description="Threads for parsing and prediction.")
+    worker_threads: int = Field(2, ge=1, description="Threads LightGBM uses to train models.")
     chunk_size: int = Field(100_000, ge=100, description="Rows per committed chunk of a batch job.")
     lease_timeout_seconds: float = Field(
         60.0, gt=0, description="A job whose heartbeat is older than this is taken over."
@@ -54,6 +57,19 @@ class Settings(BaseSettings):
         60_000, ge=2_000, description="Synthetic customers per product for the default models."
     )
     log_level: str = Field("INFO", description="Application log level.")
+    environment: Literal["development", "production"] = Field(
+        "development", description="`production` refuses to start without an explicit secret."
+    )
+    secret_key: SecretStr = Field(
+        SecretStr(""),
+        description="Signs access tokens; empty in development means a key kept in data_dir.",
+    )
+    access_token_minutes: int = Field(30, ge=1, le=24 * 60, description="Access token lifetime.")
+    upload_max_bytes: int = Field(
+        500 * 1024 * 1024, ge=1024, description="Largest batch file accepted over HTTP."
+    )
+    host: str = Field("127.0.0.1", description="`credguard serve` listens here.")
+    port: int = Field(8000, ge=1, le=65535, description="`credguard serve` port.")
 
     @field_validator("products", mode="before")
     @classmethod
@@ -63,8 +79,18 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _check_cutoffs(self) -> Settings:
+    def _check_products_and_cutoffs(self) -> Settings:
+        bad = [code for code in self.products if not _PRODUCT_CODE.fullmatch(code)]
+        if bad or not self.products:
+            raise ValueError(
+                f"product codes must be 1-40 characters A-Z, 0-9 or _, got {bad or 'none'}"
+            )
+        unknown = [product for product in self.band_cutoffs if product not in self.products]
+        if unknown:
+            raise ValueError(f"band cut-offs given for products not configured: {unknown}")
         for product, cuts in self.band_cutoffs.items():
+            if any(not 0 <= cut <= 1000 for cut in cuts):
+                raise ValueError(f"band cut-offs for {product} must be scores from 0 to 1000")
             if len(cuts) != 4 or any(a <= b for a, b in pairwise(cuts)):
                 raise ValueError(
                     f"band cut-offs for {product} must be 4 strictly decreasing scores, got {cuts}"

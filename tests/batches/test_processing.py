@@ -92,6 +92,12 @@ BAD_FILES = {
     "empty": (b"", "empty"),
     "workbook": (b"PK\x03\x04" + bytes(200), "Excel"),
     "missing column": (b"cpf,nome,produto\n52998224725,Ana,CARTAO\n", "total_atrasos"),
+    "results file sent back": (
+        b"cpf,nome,produto,data_primeira_compra,data_ultima_compra,total_compras,valor_total_compras,"
+        b"total_pagamentos_em_dia,total_atrasos,maior_atraso,score,faixaScore\n"
+        b"52998224725,Ana,CARTAO,2020-01-01,2024-01-01,3,100.00,3,0,0,900,B\n",
+        "score, faixaScore",
+    ),
     "ragged": (
         b"cpf,nome,produto,data_primeira_compra,data_ultima_compra,total_compras,valor_total_compras,"
         b"total_pagamentos_em_dia,total_atrasos,maior_atraso\n"
@@ -253,3 +259,30 @@ def test_an_unexpected_error_releases_the_job_and_repeated_failures_end_it(
     job = factories.get_job(engine, job_id)
     assert job.status == BatchStatus.FAILED
     assert job.error is not None and "FileNotFoundError" in job.error and "3 attempts" in job.error
+
+
+def test_a_worker_that_loses_its_lease_mid_job_writes_nothing_more(
+    engine: Engine, settings: Settings, client_id: int, dirty_file: tuple[pl.DataFrame, Path]
+) -> None:
+    """The per-chunk guard: the job is taken over between two chunks of the first worker."""
+    frame, path = dirty_file
+    job_id = factories.submit(engine, settings, path, client_id)
+    assert processing.claim(engine, settings, "first", only=job_id) == job_id
+    seen: list[int] = []
+
+    def taken_over_after_first_chunk(done: int, _: int | None) -> None:
+        seen.append(done)
+        if len(seen) == 1:
+            _expire_lease(engine, job_id)
+            assert processing.claim(engine, settings, "second", only=job_id) == job_id
+
+    with pytest.raises(processing.LeaseLost):
+        processing.process(
+            engine, settings, job_id, "first", on_progress=taken_over_after_first_chunk
+        )
+    assert seen == [settings.chunk_size]
+    assert factories.stored_rows(engine, job_id).height == settings.chunk_size
+
+    processing.process(engine, settings, job_id, "second")
+    rows = factories.stored_rows(engine, job_id)
+    assert rows["rowNumber"].to_list() == list(range(1, frame.height + 1))

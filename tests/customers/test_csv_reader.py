@@ -180,7 +180,7 @@ def test_estimated_rows_and_file_size(tmp_path: Path) -> None:
 
 
 def test_a_large_file_streams_and_a_late_ragged_row_names_its_line(tmp_path: Path) -> None:
-    # Larger than one parse block (16 MiB), so the bad row is met while iterating.
+    # Larger than one parse block (2 MiB), so the bad row is met while iterating.
     rows = customer_rows(1) * 400_000
     bad_line = len(rows) + 2
     content = f"{HEADER}\n" + "\n".join(rows) + "\n1;2;3\n" + "\n".join(rows[:10]) + "\n"

@@ -107,12 +107,16 @@ def filled(engine: Engine, settings: Settings, client_id: int, tmp_path: Path) -
     """A database as production would have it: recent, stuck, failed and 100-day-old jobs."""
     customers = factories.make_customers(2_000, seed=21, dirty_share=0.05)
     path = factories.write_file(customers.drop("motivo_esperado"), tmp_path / "c.csv")
+    now = utcnow()
     recent = factories.process(
         engine, settings, factories.submit(engine, settings, path, client_id)
     ).id
-    old = factories.process(
-        engine, settings, factories.submit(engine, settings, path, client_id)
-    ).id
+    old = factories.submit(engine, settings, path, client_id)
+    with session_scope(engine) as session:  # uploaded 100 days ago, processed now
+        session.execute(
+            update(BatchJob).where(BatchJob.id == old).values(created_at=now - timedelta(days=100))
+        )
+    factories.process(engine, settings, old)
     stuck = factories.submit(engine, settings, path, client_id)
     assert processing.claim(engine, settings, "stuck-worker", only=stuck) == stuck
     bad = tmp_path / "bad.csv"
@@ -120,20 +124,14 @@ def filled(engine: Engine, settings: Settings, client_id: int, tmp_path: Path) -
     failed = factories.process(
         engine, settings, factories.submit(engine, settings, bad, client_id)
     ).id
-    now = utcnow()
     with session_scope(engine) as session:
         session.execute(
             update(BatchJob).where(BatchJob.id == stuck).values(created_at=now - timedelta(hours=6))
         )
-        session.execute(
-            update(BatchJob).where(BatchJob.id == old).values(created_at=now - timedelta(days=100))
-        )
-        session.execute(
+        session.execute(  # as if processed back then too, so the monthly distribution leaves it out
             update(CustomerScore)
             .where(CustomerScore.batch_job_id == old)
-            .values(
-                created_at=now - timedelta(days=100), data_processamento=now - timedelta(days=100)
-            )
+            .values(data_processamento=now - timedelta(days=100))
         )
         for index, expires in enumerate(
             [now - timedelta(days=1), now - timedelta(minutes=5), now + timedelta(days=7)]

@@ -51,6 +51,7 @@ def create_user(
         raise InvalidInput("an analyst belongs to a client: give the client")
     if role != Role.ANALYST and client_id is not None:
         raise InvalidInput("admins and operators are CredGuard staff and belong to no client")
+    email = email.strip().lower()
     if session.scalar(select(User).where(User.email == email)) is not None:
         raise Conflict(f"user {email} already exists")
     user = User(

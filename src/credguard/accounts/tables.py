@@ -45,3 +45,18 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column("isActive", Boolean, default=True)
     last_login_at: Mapped[datetime | None] = mapped_column("lastLoginAt", DateTime, default=None)
     created_at: Mapped[datetime] = mapped_column("createdAt", DateTime, default=utcnow)
+
+
+class ApiToken(Base):
+    """A long-lived token for an integration: only its SHA-256 is stored; shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column("userId", ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column("tokenHash", String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column("createdAt", DateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column("lastUsedAt", DateTime, default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column("revokedAt", DateTime, default=None)

@@ -50,12 +50,17 @@ def _reason_text() -> pl.Expr:
     return pl.concat_str(texts, separator=" | ", ignore_nulls=True).alias(REASON_TEXT)
 
 
-def export_results(engine: Engine, job: BatchJob, target: Path, *, chunk_rows: int) -> int:
-    """Write ``job``'s results to ``target`` in input row order; returns the number of rows."""
+def require_completed(job: BatchJob) -> None:
+    """Results exist only for a completed job."""
     if job.status != BatchStatus.COMPLETED:
         raise Conflict(
             f"batch job {job.id} is {job.status}; results can be exported once it has completed"
         )
+
+
+def export_results(engine: Engine, job: BatchJob, target: Path, *, chunk_rows: int) -> int:
+    """Write ``job``'s results to ``target`` in input row order; returns the number of rows."""
+    require_completed(job)
     source = open_csv(Path(job.storage_path))
     columns = ", ".join(STORED_SCHEMA)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import polars as pl
 import structlog
-from sqlalchemy import Engine, delete, or_, select, update
+from sqlalchemy import ColumnElement, Engine, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from credguard.batches.tables import BatchJob, BatchStatus, CustomerScore
 from credguard.config import Settings
-from credguard.customers.contract import EXCLUSION, ROW_NUMBER, Exclusion
+from credguard.customers.contract import EXCLUSION, ROW_NUMBER
 from credguard.customers.reader import CsvSource, InvalidFile, open_csv
 from credguard.customers.validate import DuplicateTracker, normalise
 from credguard.db.base import utcnow
@@ -41,9 +41,6 @@ from credguard.scoring.score import score_chunk
 
 log = structlog.get_logger(__name__)
 
-#: Largest values the storage columns hold (INT and DECIMAL(14,2)).
-MAX_INT = 2_147_483_647
-MAX_VALOR = 999_999_999_999.99
 INT_COLUMNS = ("total_compras", "total_pagamentos_em_dia", "total_atrasos", "maior_atraso")
 
 SCORE_COLUMNS = pl.Schema(
@@ -117,7 +114,7 @@ def claim(
     for job_id, attempts in candidates:
         with session_scope(engine) as session:
             if attempts >= settings.max_attempts:
-                _give_up(session, job_id, attempts)
+                _give_up(session, job_id, attempts, claimable)
                 continue
             taken = rowcount(
                 session.execute(
@@ -138,14 +135,34 @@ def claim(
     return None
 
 
-def _give_up(session: Session, job_id: int, attempts: int) -> None:
-    """Fail a job that crashed its workers ``attempts`` times instead of looping on it."""
+def _give_up(session: Session, job_id: int, attempts: int, claimable: ColumnElement[bool]) -> None:
+    """Fail a job that crashed its workers ``attempts`` times instead of looping on it.
+
+    One guarded UPDATE: a job that completed, or was claimed, meanwhile is left alone.
+    """
     job = session.get(BatchJob, job_id)
-    if job is None or job.attempts != attempts or job.status == BatchStatus.FAILED:
-        return
-    reason = job.error or "the worker stopped responding while processing it"
-    _fail(session, job, f"gave up after {attempts} attempts: {reason}")
-    log.error("batch failed after repeated crashes", job_id=job_id, attempts=attempts)
+    reason = (job.error if job else None) or "the worker stopped responding while processing it"
+    now = utcnow()
+    failed = rowcount(
+        session.execute(
+            update(BatchJob)
+            .where(BatchJob.id == job_id, BatchJob.attempts == attempts, claimable)
+            .values(
+                status=BatchStatus.FAILED,
+                error=f"gave up after {attempts} attempts: {reason}"[:2000],
+                rows_processed=0,
+                rows_scored=0,
+                rows_excluded=0,
+                finished_at=now,
+                updated_at=now,
+                heartbeat_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if failed == 1:
+        session.execute(delete(CustomerScore).where(CustomerScore.batch_job_id == job_id))
+        log.error("batch failed after repeated crashes", job_id=job_id, attempts=attempts)
 
 
 def _fail(session: Session, job: BatchJob, message: str) -> None:
@@ -166,6 +183,7 @@ class _Run:
     worker_id: str
     client_id: int
     path: Path
+    created_at: datetime
     reference_date: date
     rows_done: int
     models: dict[str, ScoringModel]
@@ -218,7 +236,8 @@ def _start(engine: Engine, settings: Settings, job_id: int, worker_id: str) -> _
             worker_id=worker_id,
             client_id=job.client_id,
             path=Path(job.storage_path),
-            reference_date=job.reference_date or job.created_at.date(),
+            created_at=job.created_at,
+            reference_date=job.created_at.date(),
             rows_done=job.rows_processed,
             models=models,
         )
@@ -244,7 +263,7 @@ def _run_chunks(
             return rows_done
         with timings.stage("validate"):
             normalised = normalise(
-                raw, products=settings.products, today=run.reference_date, seen=tracker
+                raw, products=list(run.models), today=run.reference_date, seen=tracker
             )
             fresh = normalised.filter(pl.col(ROW_NUMBER) > rows_done)
         if fresh.height == 0:  # committed by an earlier run: validated only to track duplicates
@@ -264,7 +283,7 @@ def _run_chunks(
             "worker_id": run.worker_id,
             "rows_before": rows_done,
         }
-        frame = _storage_frame(result.rows, job_id=run.job_id, client_id=run.client_id, now=now)
+        frame = _storage_frame(result.rows, run, now=now)
         with timings.stage("store"):
             appended = writer.append("customer_scores", frame, GUARD_CHUNK, params)
         if not appended:
@@ -306,10 +325,9 @@ def score_rows(
     reference_date: date,
 ) -> ChunkResult:
     """Score every valid row of a normalised chunk with its product's model; keep exclusions."""
-    checked = _within_storage_limits(normalised)
-    valid_mask = checked[EXCLUSION].is_null()
-    valid = checked.filter(valid_mask)
-    excluded = checked.filter(~valid_mask).with_columns(
+    valid_mask = normalised[EXCLUSION].is_null()
+    valid = normalised.filter(valid_mask)
+    excluded = normalised.filter(~valid_mask).with_columns(
         [pl.lit(None, dtype=dtype).alias(name) for name, dtype in SCORE_COLUMNS.items()]
     )
     parts = [excluded]
@@ -328,35 +346,15 @@ def score_rows(
     return ChunkResult(rows=rows, scored=valid.height, excluded=excluded.height)
 
 
-def _within_storage_limits(frame: pl.DataFrame) -> pl.DataFrame:
-    """Values too large for their columns are unparseable for storage: VALOR_INVALIDO."""
-    too_large = pl.col("valor_total_compras") > MAX_VALOR
-    for name in INT_COLUMNS:
-        too_large = too_large | (pl.col(name) > MAX_INT)
-    too_large = too_large.fill_null(False)
-    return frame.with_columns(
-        pl.when(too_large & pl.col(EXCLUSION).is_null())
-        .then(pl.lit(Exclusion.VALOR_INVALIDO.value))
-        .otherwise(pl.col(EXCLUSION))
-        .alias(EXCLUSION),
-        *[
-            pl.when(pl.col(n) > MAX_INT).then(None).otherwise(pl.col(n)).alias(n)
-            for n in INT_COLUMNS
-        ],
-        pl.when(pl.col("valor_total_compras") > MAX_VALOR)
-        .then(None)
-        .otherwise(pl.col("valor_total_compras").round(2))
-        .alias("valor_total_compras"),
-    )
+def _storage_frame(rows: pl.DataFrame, run: _Run, *, now: datetime) -> pl.DataFrame:
+    """A chunk's rows in ``customer_scores`` column order and types.
 
-
-def _storage_frame(
-    rows: pl.DataFrame, *, job_id: int, client_id: int, now: datetime
-) -> pl.DataFrame:
-    """A chunk's rows in ``customer_scores`` column order and types."""
+    ``createdAt`` is the job's, so the runbook's 90-day archival dumps and deletes a job's rows
+    together with the job, however late they were processed.
+    """
     return rows.select(
-        pl.lit(job_id, dtype=pl.Int64).alias("batchJobId"),
-        pl.lit(client_id, dtype=pl.Int64).alias("clientId"),
+        pl.lit(run.job_id, dtype=pl.Int64).alias("batchJobId"),
+        pl.lit(run.client_id, dtype=pl.Int64).alias("clientId"),
         pl.col(ROW_NUMBER),
         "cpf",
         "nome",
@@ -369,7 +367,7 @@ def _storage_frame(
         *SCORE_COLUMNS,
         pl.col(EXCLUSION),
         pl.lit(now, dtype=pl.Datetime("us")).alias("dataProcessamento"),
-        pl.lit(now, dtype=pl.Datetime("us")).alias("createdAt"),
+        pl.lit(run.created_at, dtype=pl.Datetime("us")).alias("createdAt"),
     )
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from credguard.batches.tables import BatchJob, BatchStatus, CustomerScore
 from credguard.db.base import utcnow
-from credguard.errors import Conflict, InvalidInput, NotFound
+from credguard.errors import Conflict, CredGuardError, InvalidInput, NotFound
 
 
 class BatchNotFound(NotFound):
@@ -20,26 +20,67 @@ class BatchNotFound(NotFound):
         super().__init__(f"batch job {job_id} does not exist")
 
 
+class TooLarge(CredGuardError):
+    status = 413
+
+
+def _size(count: int) -> str:
+    return f"{count / (1024 * 1024):.0f} MB" if count >= 1024 * 1024 else f"{count / 1024:.0f} KB"
+
+
+def too_large(max_bytes: int) -> TooLarge:
+    return TooLarge(f"the file is larger than the {_size(max_bytes)} limit")
+
+
+class UploadWriter:
+    """Receives a file block by block into ``uploads_dir``: hashed, size-capped, fsynced, atomic."""
+
+    def __init__(self, uploads_dir: Path, *, max_bytes: int | None = None) -> None:
+        uploads_dir.mkdir(parents=True, exist_ok=True)
+        self._dir = uploads_dir
+        self._max = max_bytes
+        self._digest = hashlib.sha256()
+        self.size = 0
+        fd, name = tempfile.mkstemp(dir=uploads_dir, suffix=".part")
+        self._tmp = Path(name)
+        self._handle = os.fdopen(fd, "wb")
+
+    def write(self, block: bytes) -> None:
+        self.size += len(block)
+        if self._max is not None and self.size > self._max:
+            self.abort()
+            raise too_large(self._max)
+        self._digest.update(block)
+        self._handle.write(block)
+
+    def finish(self) -> tuple[Path, str, int]:
+        """Make the file durable under its content hash; (path, sha256, size)."""
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        target = self._dir / f"{self._digest.hexdigest()}.csv"
+        os.replace(self._tmp, target)
+        return target, self._digest.hexdigest(), self.size
+
+    def abort(self) -> None:
+        if not self._handle.closed:
+            self._handle.close()
+        self._tmp.unlink(missing_ok=True)
+
+
 def store_upload(source: Path, uploads_dir: Path) -> tuple[Path, str, int]:
     """Copy ``source`` durably into ``uploads_dir``, content-addressed; (path, sha256, size)."""
     if not source.is_file():
         raise InvalidInput(f"{source} is not a file")
-    uploads_dir.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    fd, tmp_name = tempfile.mkstemp(dir=uploads_dir, suffix=".part")
+    writer = UploadWriter(uploads_dir)
     try:
-        with source.open("rb") as reader, os.fdopen(fd, "wb") as writer:
+        with source.open("rb") as reader:
             for block in iter(lambda: reader.read(1 << 20), b""):
-                digest.update(block)
                 writer.write(block)
-            writer.flush()
-            os.fsync(writer.fileno())
-        target = uploads_dir / f"{digest.hexdigest()}.csv"
-        os.replace(tmp_name, target)
+        return writer.finish()
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        writer.abort()
         raise
-    return target, digest.hexdigest(), target.stat().st_size
 
 
 def submit(
@@ -50,13 +91,42 @@ def submit(
     client_id: int,
     file_name: str | None = None,
     submitted_by: int | None = None,
+    claimed_by: str | None = None,
 ) -> BatchJob:
-    """Store the file and create its ``pending`` job; the caller's commit makes it visible to workers."""
-    path, sha256, size = store_upload(source, uploads_dir)
+    """Store the file and create its job: ``pending`` for any worker, or already claimed by one.
+
+    The caller's commit makes it visible.
+    """
+    stored = store_upload(source, uploads_dir)
+    job = create(
+        session,
+        stored,
+        client_id=client_id,
+        file_name=file_name or source.name,
+        submitted_by=submitted_by,
+    )
+    if claimed_by is not None:
+        job.status = BatchStatus.PROCESSING
+        job.worker_id = claimed_by
+        job.heartbeat_at = utcnow()
+        job.attempts = 1
+    return job
+
+
+def create(
+    session: Session,
+    stored: tuple[Path, str, int],
+    *,
+    client_id: int,
+    file_name: str,
+    submitted_by: int | None = None,
+) -> BatchJob:
+    """The ``pending`` job of a file already stored by :class:`UploadWriter`."""
+    path, sha256, size = stored
     job = BatchJob(
         client_id=client_id,
         status=BatchStatus.PENDING,
-        file_name=(file_name or source.name)[:255],
+        file_name=file_name[:255],
         storage_path=str(path.resolve()),
         file_sha256=sha256,
         file_size=size,
@@ -119,4 +189,15 @@ def reprocess(
     job.started_at = job.finished_at = None
     job.updated_at = utcnow()
     session.flush()
+    return job
+
+
+def get_visible(session: Session, job_id: int, *, client_id: int | None) -> BatchJob:
+    """The job, if ``client_id`` may see it (None: CredGuard staff, who see every client's).
+
+    Another client's job is reported exactly like a job that does not exist.
+    """
+    job = session.get(BatchJob, job_id)
+    if job is None or (client_id is not None and job.client_id != client_id):
+        raise BatchNotFound(job_id)
     return job

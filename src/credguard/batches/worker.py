@@ -60,3 +60,19 @@ def run(
                 break
             stop.wait(settings.poll_interval_seconds)
     log.info("worker stopped", worker_id=worker_id)
+
+
+def start_in_process(
+    engine: Engine, settings: Settings
+) -> tuple[threading.Thread, threading.Event]:
+    """A worker thread inside the current process (``credguard serve``); set the event to stop it."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run,
+        args=(engine, settings),
+        kwargs={"stop": stop},
+        name="credguard-worker",
+        daemon=True,
+    )
+    thread.start()
+    return thread, stop

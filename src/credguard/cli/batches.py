@@ -34,19 +34,34 @@ def _client_id(engine: Engine, settings: Settings, name: str | None) -> int:
         return client.id
 
 
-def submit_file(engine: Engine, settings: Settings, file: Path, client: str | None) -> int:
-    """Store ``file`` as a new pending job; its id."""
+def submit_file(
+    engine: Engine,
+    settings: Settings,
+    file: Path,
+    client: str | None,
+    *,
+    claimed_by: str | None = None,
+) -> int:
+    """Store ``file`` as a new job (pending, or already claimed by ``claimed_by``); its id."""
     client_id = _client_id(engine, settings, client)
     with session_scope(engine) as session:
-        job = service.submit(session, file, uploads_dir=settings.uploads_dir, client_id=client_id)
+        job = service.submit(
+            session,
+            file,
+            uploads_dir=settings.uploads_dir,
+            client_id=client_id,
+            claimed_by=claimed_by,
+        )
         return job.id
 
 
-def process_with_progress(engine: Engine, settings: Settings, job_id: int) -> BatchJob:
-    """Process one job in this process, with a progress bar; the finished job."""
+def score_here(engine: Engine, settings: Settings, file: Path, client: str | None) -> BatchJob:
+    """Submit ``file`` claimed by this process and process it here, with a progress bar.
+
+    Claimed at creation, so a worker running elsewhere cannot take it in between.
+    """
     worker_id = worker.new_worker_id()
-    if processing.claim(engine, settings, worker_id, only=job_id) is None:
-        raise InvalidInput(f"batch job {job_id} is not waiting to be processed")
+    job_id = submit_file(engine, settings, file, client, claimed_by=worker_id)
     with context.row_progress(f"scoring job {job_id}") as progress:
         task = progress.task_ids[0]
 
@@ -180,7 +195,7 @@ def worker_command(
     from credguard import logs
 
     settings = context.settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, tracebacks=True)
     worker.run(context.engine(), settings, until_idle=until_idle)
 
 
@@ -191,14 +206,13 @@ def score_command(
 ) -> None:
     """Score a file in one go: submit, process here, export."""
     engine, settings = context.engine(), context.settings()
-    job_id = submit_file(engine, settings, file, client)
-    job = process_with_progress(engine, settings, job_id)
+    job = score_here(engine, settings, file, client)
     print_job(engine, job)
     if job.status == BatchStatus.COMPLETED:
         rows = export.export_results(engine, job, output, chunk_rows=settings.chunk_size)
         context.console.print(f"wrote {rows} rows to {output}")
     else:
-        raise InvalidInput(f"batch job {job_id} failed: {job.error}")
+        raise InvalidInput(f"batch job {job.id} failed: {job.error}")
 
 
 def register(root: typer.Typer) -> None:

@@ -10,7 +10,7 @@ import typer
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from credguard import logs
-from credguard.cli import batches, db, setup
+from credguard.cli import batches, db, serve, setup
 from credguard.cli.context import err_console
 from credguard.errors import CredGuardError
 
@@ -24,11 +24,12 @@ app.add_typer(db.app, name="db")
 app.add_typer(batches.app, name="batches")
 setup.register(app)
 batches.register(app)
+serve.register(app)
 
 
 def run() -> None:
     """Run the CLI; a failure is one clear line on stderr and exit code 1, never a stack trace."""
-    logs.configure("WARNING")  # commands talk through Rich; the worker raises the level
+    logs.configure("WARNING", tracebacks=False)  # commands talk through Rich; services reconfigure
     try:
         app()
     except CredGuardError as exc:

@@ -11,7 +11,7 @@ from credguard import bootstrap
 from credguard.batches import export
 from credguard.batches.tables import BatchStatus
 from credguard.cli import context
-from credguard.cli.batches import print_job, process_with_progress, submit_file
+from credguard.cli.batches import print_job, score_here
 from credguard.db.base import utcnow
 from credguard.errors import InvalidInput
 from credguard.synth import generator
@@ -79,12 +79,11 @@ def demo_command(
     )
     generator.write_csv(frame, demo_file, delimiter=";")
     context.console.print(f"demo file with {rows} customers: {demo_file}")
-    job_id = submit_file(engine, settings, demo_file, None)
-    job = process_with_progress(engine, settings, job_id)
+    job = score_here(engine, settings, demo_file, None)
     print_job(engine, job)
     if job.status != BatchStatus.COMPLETED:
         raise InvalidInput(f"the demo batch failed: {job.error}")
-    results = settings.results_dir / f"job-{job_id}.csv"
+    results = settings.results_dir / f"job-{job.id}.csv"
     export.export_results(engine, job, results, chunk_rows=settings.chunk_size)
     context.console.print(f"results: [bold]{results.resolve()}[/bold]")
 

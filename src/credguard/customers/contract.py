@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
 import polars as pl
@@ -52,6 +53,26 @@ NORMALISED_SCHEMA: dict[str, pl.DataType] = {
     "maior_atraso": pl.Int64(),
     EXCLUSION: pl.String(),
 }
+
+#: Columns CredGuard adds to its results: an input file may not bring its own.
+RESULT_COLUMNS: tuple[str, ...] = (
+    "scoreProbInadimplencia",
+    "score",
+    "faixaScore",
+    "reasonCode1",
+    "reasonCode2",
+    "reasonCode3",
+    "modelName",
+    "modelVersion",
+    EXCLUSION,
+    "motivosScore",
+)
+
+#: Largest values the storage columns hold (INT and DECIMAL(14,2)); larger is VALOR_INVALIDO.
+MAX_INTEGER = 2_147_483_647
+MAX_VALOR = 999_999_999_999.99
+#: Earliest purchase date accepted; earlier is DATA_INVALIDA (and year 0 is no date at all).
+MIN_DATE = date(1900, 1, 1)
 
 #: Longest values stored for free-text columns (the database columns' lengths).
 MAX_CPF_LENGTH = 14

@@ -18,7 +18,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from credguard.customers.contract import REQUIRED_COLUMNS, ROW_NUMBER
+from credguard.customers.contract import REQUIRED_COLUMNS, RESULT_COLUMNS, ROW_NUMBER
 from credguard.errors import InvalidInput
 
 Encoding = Literal["utf-8", "cp1252", "latin-1"]
@@ -310,8 +310,12 @@ def _check_columns(columns: list[str]) -> None:
     missing = [name for name in REQUIRED_COLUMNS if name not in seen]
     if missing:
         raise InvalidFile(f"missing required column(s): {', '.join(missing)}")
-    if ROW_NUMBER in seen:
-        raise InvalidFile(f"the header has a column named {ROW_NUMBER}, which is reserved")
+    reserved = [name for name in (ROW_NUMBER, *RESULT_COLUMNS) if name in seen]
+    if reserved:
+        raise InvalidFile(
+            f"the header has column(s) {', '.join(reserved)}, which CredGuard adds to its results; "
+            "remove them (is this a results file sent back?)"
+        )
 
 
 def _drop_empty_rows(frame: pl.DataFrame) -> pl.DataFrame:

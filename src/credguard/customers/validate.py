@@ -17,8 +17,11 @@ import polars as pl
 from credguard.customers.contract import (
     EXCLUSION,
     MAX_CPF_LENGTH,
+    MAX_INTEGER,
     MAX_NOME_LENGTH,
     MAX_PRODUTO_LENGTH,
+    MAX_VALOR,
+    MIN_DATE,
     NORMALISED_SCHEMA,
     REQUIRED_COLUMNS,
     ROW_NUMBER,
@@ -186,7 +189,7 @@ def _product_code(index: pl.Expr, products: Sequence[str]) -> pl.Expr:
 def _parse_date(text: pl.Expr) -> pl.Expr:
     stripped = text.str.strip_chars()
     # Polars' parser alone is lenient ("2024-3-1", "+2024-03-01"); the patterns make it strict.
-    return pl.coalesce(
+    parsed = pl.coalesce(
         pl.when(stripped.str.contains(_ISO_DATE)).then(
             stripped.str.to_date("%Y-%m-%d", strict=False)
         ),
@@ -194,12 +197,15 @@ def _parse_date(text: pl.Expr) -> pl.Expr:
             stripped.str.to_date("%d/%m/%Y", strict=False)
         ),
     )
+    return pl.when(parsed >= MIN_DATE).then(parsed)
 
 
 def _parse_integer(text: pl.Expr) -> pl.Expr:
     stripped = text.str.strip_chars()
     # The pattern refuses what a cast would let through: "+5", "-5", "5.0", non-ASCII digits.
-    return pl.when(stripped.str.contains(r"^[0-9]+$")).then(stripped.cast(pl.Int64, strict=False))
+    value = stripped.cast(pl.Int64, strict=False)
+    # Values the database cannot hold are as unusable as unparseable ones.
+    return pl.when(stripped.str.contains(r"^[0-9]+$") & (value <= MAX_INTEGER)).then(value)
 
 
 def _parse_money(text: pl.Expr) -> pl.Expr:
@@ -212,4 +218,5 @@ def _parse_money(text: pl.Expr) -> pl.Expr:
         .then(compact.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True))
         .otherwise(compact.str.replace_all(",", "", literal=True))
     )
-    return pl.when(compact.str.contains(_MONEY)).then(with_point.cast(pl.Float64, strict=False))
+    value = with_point.cast(pl.Float64, strict=False)
+    return pl.when(compact.str.contains(_MONEY) & (value.abs() <= MAX_VALOR)).then(value)

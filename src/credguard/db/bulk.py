@@ -17,6 +17,7 @@ it matches no row (the caller lost its lease on the job), nothing is written.
 from __future__ import annotations
 
 import os
+import sqlite3
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +27,10 @@ import polars as pl
 from sqlalchemy import Connection, CursorResult, Engine, Result, text
 
 _MYSQL_LOCAL_INFILE_REFUSED = {1148, 2068, 3948}
+
+
+class BulkLoadRejected(RuntimeError):
+    """The database did not store a bulk-loaded chunk exactly as sent."""
 
 
 def rowcount(result: Result[Any]) -> int:
@@ -98,6 +103,8 @@ class FrameWriter:
                 f'INSERT INTO "{table}" ({columns}) VALUES ({placeholders})',
                 _sqlite_ready(frame).iter_rows(),
             )
+        except sqlite3.IntegrityError as exc:
+            raise BulkLoadRejected(f"the database refused rows of {table}: {exc}") from exc
         finally:
             cursor.close()
 
@@ -109,8 +116,13 @@ class FrameWriter:
             os.close(fd)
             cursor = raw.cursor()
             try:
+                # Strings quoted, so a customer named "NULL" stays text; nulls stay bare \N.
                 _mysql_csv_ready(frame).write_csv(
-                    name, null_value="\\N", include_header=False, line_terminator="\n"
+                    name,
+                    null_value="\\N",
+                    include_header=False,
+                    line_terminator="\n",
+                    quote_style="non_numeric",
                 )
                 cursor.execute(
                     f"LOAD DATA LOCAL INFILE %s INTO TABLE `{table}` CHARACTER SET utf8mb4 "
@@ -118,9 +130,21 @@ class FrameWriter:
                     f"LINES TERMINATED BY '\\n' ({columns})",
                     (name,),
                 )
+                # LOCAL INFILE turns errors (duplicate key, truncation, out of range) into
+                # warnings: any warning means the chunk is not what we sent, so roll it back.
+                cursor.execute("SHOW WARNINGS LIMIT 3")
+                warnings = cursor.fetchall()
+                if warnings:
+                    raise BulkLoadRejected(
+                        f"the database altered or refused rows of {table}: "
+                        + "; ".join(str(warning[2]) for warning in warnings)
+                    )
                 return
             except Exception as exc:  # the server refuses LOCAL INFILE: use INSERTs from now on
-                if getattr(exc, "args", (None,))[0] not in _MYSQL_LOCAL_INFILE_REFUSED:
+                if (
+                    isinstance(exc, BulkLoadRejected)
+                    or (exc.args[:1] or (None,))[0] not in _MYSQL_LOCAL_INFILE_REFUSED
+                ):
                     raise
                 self._load_data_allowed = False
             finally:

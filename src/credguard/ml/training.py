@@ -2,8 +2,8 @@
 
 The model is additive on purpose: ``interaction_constraints`` of one feature per tree make each
 feature's contribution a step function of that feature alone, tabulated here once so that
-scoring needs nine binary searches per row instead of LightGBM's TreeSHAP (~100 µs/row, see
-FACTS.md), and reason codes are exact.
+scoring needs nine binary searches per row (0.5 µs) instead of LightGBM's TreeSHAP (13 µs/row
+here, bench/batch_scoring.py), and reason codes are exact.
 """
 
 from __future__ import annotations

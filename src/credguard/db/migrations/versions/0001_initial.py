@@ -17,7 +17,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-
     op.create_table(
         "bureau_cache",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -28,6 +27,8 @@ def upgrade() -> None:
         sa.Column("expiresAt", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_bureau_cache")),
         sa.UniqueConstraint("provider", "cpf", name=op.f("uq_bureau_cache_provider_cpf")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_unicode_ci",
     )
     with op.batch_alter_table("bureau_cache", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_bureau_cache_expiresAt"), ["expiresAt"], unique=False)
@@ -41,6 +42,8 @@ def upgrade() -> None:
         sa.Column("createdAt", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_clients")),
         sa.UniqueConstraint("name", name=op.f("uq_clients_name")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_unicode_ci",
     )
     op.create_table(
         "models",
@@ -54,6 +57,8 @@ def upgrade() -> None:
         sa.Column("createdAt", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_models")),
         sa.UniqueConstraint("name", "version", name=op.f("uq_models_name_version")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_unicode_ci",
     )
     with op.batch_alter_table("models", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_models_product"), ["product"], unique=False)
@@ -67,6 +72,8 @@ def upgrade() -> None:
             ["modelId"], ["models.id"], name=op.f("fk_production_models_modelId_models")
         ),
         sa.PrimaryKeyConstraint("product", name=op.f("pk_production_models")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_unicode_ci",
     )
     op.create_table(
         "users",
@@ -84,6 +91,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_unicode_ci",
     )
     op.create_table(
         "batch_jobs",
@@ -116,6 +125,8 @@ def upgrade() -> None:
             ["submittedBy"], ["users.id"], name=op.f("fk_batch_jobs_submittedBy_users")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_batch_jobs")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_unicode_ci",
     )
     with op.batch_alter_table("batch_jobs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_batch_jobs_clientId"), ["clientId"], unique=False)
@@ -166,6 +177,8 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "batchJobId", "rowNumber", name=op.f("uq_customer_scores_batchJobId_rowNumber")
         ),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_unicode_ci",
     )
     with op.batch_alter_table("customer_scores", schema=None) as batch_op:
         batch_op.create_index(
@@ -179,7 +192,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-
     with op.batch_alter_table("customer_scores", schema=None) as batch_op:
         batch_op.drop_index("ix_customer_scores_produto_dataProcessamento")
         batch_op.drop_index("ix_customer_scores_dataProcessamento")

@@ -1,0 +1,145 @@
+"""Who is asking: password checks, short-lived access tokens (JWT), long-lived API tokens.
+
+Tokens only say *who*; what a user may do is read from the database on every request, so
+disabling a user or changing a role takes effect on the next request, not at token expiry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from credguard.accounts.service import hash_password
+from credguard.accounts.tables import ApiToken, User
+from credguard.config import Settings
+from credguard.db.base import utcnow
+from credguard.errors import ConfigurationError, CredGuardError, NotFound
+
+JWT_ALGORITHM = "HS256"
+API_TOKEN_PREFIX = "cg_"
+_verifier = PasswordHasher()
+# Verified against when the account does not exist, so both failures cost the same time.
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+class NotAuthenticated(CredGuardError):
+    """Missing, invalid or expired credentials; the message never says which part was wrong."""
+
+    status = 401
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _verifier.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def authenticate(session: Session, email: str, password: str) -> User:
+    """The active user with these credentials; unknown user and wrong password look the same."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    valid = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not valid or not user.is_active:
+        raise NotAuthenticated("invalid e-mail or password")
+    user.last_login_at = utcnow()
+    return user
+
+
+def secret_key(settings: Settings) -> str:
+    """The token-signing key: configured, or in development one kept (0600) in the data dir."""
+    configured = settings.secret_key.get_secret_value()
+    if configured:
+        if len(configured) < 32:
+            raise ConfigurationError("CREDGUARD_SECRET_KEY must be at least 32 characters long")
+        return configured
+    if settings.environment == "production":
+        raise ConfigurationError(
+            "set CREDGUARD_SECRET_KEY (32+ random characters) before running in production"
+        )
+    path = settings.data_dir / "secret.key"
+    if not path.exists():
+        _write_private(path, secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def _write_private(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
+
+
+def issue_access_token(user: User, settings: Settings) -> str:
+    now = utcnow()
+    claims = {
+        "sub": str(user.id),
+        "iat": now,
+        "exp": now + timedelta(minutes=settings.access_token_minutes),
+        "typ": "access",
+    }
+    return jwt.encode(claims, secret_key(settings), algorithm=JWT_ALGORITHM)
+
+
+def _user_from_access_token(session: Session, token: str, settings: Settings) -> User | None:
+    try:
+        claims = jwt.decode(
+            token,
+            secret_key(settings),
+            algorithms=[JWT_ALGORITHM],
+            options={"require": ["exp", "iat", "sub"]},
+        )
+    except jwt.PyJWTError:
+        return None
+    if claims.get("typ") != "access" or not str(claims["sub"]).isascii():
+        return None
+    try:
+        return session.get(User, int(claims["sub"]))
+    except ValueError:
+        return None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_token(session: Session, user: User, name: str) -> tuple[str, ApiToken]:
+    """A new API token for ``user``; the plain token is returned once and never stored."""
+    plain = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    record = ApiToken(
+        user_id=user.id, name=name[:100], token_hash=_digest(plain), prefix=plain[:10]
+    )
+    session.add(record)
+    session.flush()
+    return plain, record
+
+
+def revoke_api_token(session: Session, token_id: int) -> None:
+    record = session.get(ApiToken, token_id)
+    if record is None:
+        raise NotFound(f"API token {token_id} does not exist")
+    record.revoked_at = record.revoked_at or utcnow()
+
+
+def user_for_bearer(session: Session, token: str, settings: Settings) -> User:
+    """The active user a bearer token (access or API token) stands for."""
+    user: User | None
+    if token.startswith(API_TOKEN_PREFIX):
+        record = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+        user = None
+        if record is not None and record.revoked_at is None:
+            record.last_used_at = utcnow()
+            user = session.get(User, record.user_id)
+    else:
+        user = _user_from_access_token(session, token, settings)
+    if user is None or not user.is_active:
+        raise NotAuthenticated("missing, invalid or expired credentials")
+    return user

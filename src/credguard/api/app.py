@@ -1,0 +1,55 @@
+"""The FastAPI application: settings and engine on ``app.state``, errors as problem details.
+
+``create_app`` checks before serving that the schema is current and a signing key exists, and
+refuses to start otherwise, saying what to run or set. With ``worker=True`` (the embedded
+default) a job worker runs in a thread of the same process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from credguard import __version__
+from credguard.accounts import auth
+from credguard.api import errors
+from credguard.api.routes import auth as auth_routes
+from credguard.api.routes import batches, health
+from credguard.batches import worker as batch_worker
+from credguard.config import Settings
+from credguard.db import migrate
+from credguard.db.engine import get_engine
+
+
+def create_app(settings: Settings, *, worker: bool = True) -> FastAPI:
+    engine = get_engine(settings.resolved_database_url)
+    migrate.ensure_current(engine)
+    auth.secret_key(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if not worker:
+            yield
+            return
+        thread, stop = batch_worker.start_in_process(engine, settings)
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+
+    app = FastAPI(
+        title="CredGuard",
+        version=__version__,
+        description="Credit-risk scoring of customer batches.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(auth_routes.router)
+    app.include_router(batches.router)
+    return app

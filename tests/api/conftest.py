@@ -1,0 +1,113 @@
+"""A real ``credguard`` API server on loopback (uvicorn in a thread), and users to call it as."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import Engine
+
+from credguard.accounts import auth
+from credguard.accounts import service as accounts
+from credguard.accounts.tables import Role
+from credguard.api.app import create_app
+from credguard.config import Settings
+from credguard.db.engine import session_scope
+
+PASSWORD = "correct horse battery staple"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def server(engine: Engine, settings: Settings, client_id: int) -> Iterator[str]:
+    """Base URL of a running server with its in-process worker."""
+    del client_id
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=_free_port(),
+        log_level="warning",
+        server_header=False,
+    )
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not instance.started:
+        assert time.monotonic() < deadline, "the API server did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{config.port}"
+    instance.should_exit = True
+    thread.join(timeout=30)
+
+
+@dataclass
+class Identity:
+    email: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class People:
+    analyst: Identity  # of the test client ("Loja Teste")
+    other_analyst: Identity  # of another client
+    operator: Identity
+    admin: Identity
+    other_client_id: int
+
+
+@pytest.fixture
+def people(engine: Engine, settings: Settings, client_id: int) -> People:
+    """One user per role, with access tokens issued the way login issues them."""
+    with session_scope(engine) as session:
+        other = accounts.create_client(session, "Outra Loja")
+        made = {
+            "analyst": accounts.create_user(
+                session,
+                email="ana@loja.test",
+                name="Ana",
+                password=PASSWORD,
+                role=Role.ANALYST,
+                client_id=client_id,
+            ),
+            "other_analyst": accounts.create_user(
+                session,
+                email="otto@outra.test",
+                name="Otto",
+                password=PASSWORD,
+                role=Role.ANALYST,
+                client_id=other.id,
+            ),
+            "operator": accounts.create_user(
+                session, email="op@credguard.test", name="Op", password=PASSWORD, role=Role.OPERATOR
+            ),
+            "admin": accounts.create_user(
+                session, email="adm@credguard.test", name="Adm", password=PASSWORD, role=Role.ADMIN
+            ),
+        }
+        identities = {
+            key: Identity(user.email, auth.issue_access_token(user, settings))
+            for key, user in made.items()
+        }
+        return People(**identities, other_client_id=other.id)
+
+
+@pytest.fixture
+def http(server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server, timeout=30) as client:
+        yield client
