@@ -30,6 +30,7 @@ class BatchStatus(StrEnum):
     PROCESSING = "processing"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class BatchJob(Base):
@@ -39,6 +40,7 @@ class BatchJob(Base):
     __table_args__ = (
         Index("ix_batch_jobs_status_createdAt", "status", "createdAt"),
         Index("ix_batch_jobs_createdAt", "createdAt"),
+        UniqueConstraint("clientId", "idempotencyKey"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -65,6 +67,7 @@ class BatchJob(Base):
     submitted_by: Mapped[int | None] = mapped_column(
         "submittedBy", ForeignKey("users.id"), default=None
     )
+    idempotency_key: Mapped[str | None] = mapped_column("idempotencyKey", String(128), default=None)
 
     @property
     def progress(self) -> float:

@@ -5,5 +5,6 @@ from credguard.batches import tables as batches_tables
 from credguard.bureau import tables as bureau_tables
 from credguard.db.base import Base
 from credguard.ml import tables as ml_tables
+from credguard.security import tables as security_tables
 
-__all__ = ["Base", "accounts_tables", "batches_tables", "bureau_tables", "ml_tables"]
+__all__ = ["Base", "accounts_tables", "batches_tables", "bureau_tables", "ml_tables", "security_tables"]

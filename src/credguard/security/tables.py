@@ -1,0 +1,38 @@
+"""ORM mapping of ``login_attempts`` and ``ip_blocks``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from credguard.db.base import Base, utcnow
+
+
+class LoginAttempt(Base):
+    """Every login, successful or not: time, account, client IP, outcome."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_email_createdAt", "email", "createdAt"),
+        Index("ix_login_attempts_clientIp_createdAt", "clientIp", "createdAt"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(254))
+    client_ip: Mapped[str] = mapped_column("clientIp", String(45))
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column("createdAt", DateTime, default=utcnow)
+
+
+class IpBlock(Base):
+    """An address or network (CIDR) answered with 403 until ``expiresAt`` (never, if null)."""
+
+    __tablename__ = "ip_blocks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    network: Mapped[str] = mapped_column(String(49), unique=True)
+    reason: Mapped[str | None] = mapped_column(String(255), default=None)
+    created_at: Mapped[datetime] = mapped_column("createdAt", DateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column("expiresAt", DateTime, default=None)
