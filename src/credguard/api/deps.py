@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -65,3 +65,6 @@ def staff_user(user: CurrentUser) -> User:
 
 
 StaffUser = Annotated[User, Depends(staff_user)]
+
+#: A row id in a path: positive and within the database's INT range.
+JobId = Annotated[int, Path(ge=1, le=2_147_483_647, description="Batch job id.")]
