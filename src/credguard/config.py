@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from ipaddress import ip_network
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Literal
@@ -70,12 +71,50 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="`credguard serve` listens here.")
     port: int = Field(8000, ge=1, le=65535, description="`credguard serve` port.")
+    log_dir: Path | None = Field(
+        None, description="Where backend.log and access.log are written; empty means data_dir/logs."
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Proxies (IPs/CIDRs, comma-separated) whose X-Forwarded-For is believed.",
+    )
+    rate_limit_per_minute: int = Field(
+        600, ge=0, description="API requests per minute per token (or per IP); 0 disables."
+    )
+    redis_url: str = Field("", description="Redis for shared rate-limit counters; empty: memory.")
+    redis_key_prefix: str = Field("credguard:", description="Prefix of CredGuard's Redis keys.")
+    login_max_failures: int = Field(
+        5, ge=1, description="Failed logins per account before delays start."
+    )
+    login_window_minutes: int = Field(
+        15, ge=1, description="Failed logins older than this no longer count."
+    )
+    login_max_delay_seconds: int = Field(
+        900, ge=1, description="Longest delay imposed between login attempts on one account."
+    )
+    ip_block_cache_seconds: float = Field(
+        5.0, ge=0, description="How long the IP block list is cached before it is re-read."
+    )
 
     @field_validator("products", mode="before")
     @classmethod
     def _split_products(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip().upper() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ip_network(network, strict=False)  # a ValueError names the bad entry
         return value
 
     @model_validator(mode="after")
@@ -108,6 +147,11 @@ class Settings(BaseSettings):
         """Score cut-offs of bands A–D for ``product``."""
         cuts = self.band_cutoffs.get(product)
         return DEFAULT_CUTOFFS if cuts is None else (cuts[0], cuts[1], cuts[2], cuts[3])
+
+    @property
+    def resolved_log_dir(self) -> Path:
+        """Where the log files go (the runbook's is /var/log/credguard)."""
+        return self.log_dir or self.data_dir / "logs"
 
     @property
     def uploads_dir(self) -> Path:

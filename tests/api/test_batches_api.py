@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import polars as pl
+import pytest
+import uvicorn
+from sqlalchemy import Engine
 
+from credguard.api.app import create_app
+from credguard.batches import processing
+from credguard.config import Settings
 from tests import factories
-from tests.api.conftest import PASSWORD, People
+from tests.api.conftest import PASSWORD, People, _free_port
 
 
 def _wait_done(
@@ -133,3 +142,170 @@ def test_staff_uploads_name_the_client_and_analysts_cannot_reprocess(
     )
     again = http.post(f"/api/v1/batches/{job_id}/reprocess", headers=people.admin.headers)
     assert again.status_code == 202 and again.json()["status"] == "pending"
+
+
+@pytest.fixture
+def quiet_http(engine: Engine, settings: Settings, client_id: int) -> Iterator[httpx.Client]:
+    """A server without its in-process worker: jobs stay where a test puts them."""
+    del client_id
+    config = uvicorn.Config(
+        create_app(settings, worker=False), host="127.0.0.1", port=_free_port(), log_level="warning"
+    )
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not instance.started:
+        assert time.monotonic() < deadline, "the API server did not start"
+        time.sleep(0.02)
+    with httpx.Client(base_url=f"http://127.0.0.1:{config.port}", timeout=30) as client:
+        yield client
+    instance.should_exit = True
+    thread.join(timeout=30)
+
+
+def _upload(
+    http: httpx.Client, body: bytes, headers: dict[str, str], **params: object
+) -> httpx.Response:
+    return http.post(
+        "/api/v1/batches",
+        params=params,
+        content=body,
+        headers={**headers, "Content-Type": "text/csv"},
+    )
+
+
+def test_same_idempotency_key_and_file_return_the_original_job(
+    quiet_http: httpx.Client, people: People, tmp_path: Path
+) -> None:
+    body = factories.write_file(factories.make_customers(30), tmp_path / "a.csv").read_bytes()
+    other = factories.write_file(factories.make_customers(30, seed=2), tmp_path / "b.csv")
+    keyed = {**people.analyst.headers, "Idempotency-Key": "upload-2024-01"}
+
+    first = _upload(quiet_http, body, keyed)
+    again = _upload(quiet_http, body, keyed)
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.json()["id"] == first.json()["id"]
+    assert _upload(quiet_http, body, people.analyst.headers).json()["id"] != first.json()["id"]
+
+    different = _upload(quiet_http, other.read_bytes(), keyed)
+    assert different.status_code == 409
+    assert different.headers["content-type"] == "application/problem+json"
+
+    # Keys belong to a client: another client's upload under the same key is its own job.
+    elsewhere = _upload(
+        quiet_http,
+        body,
+        {**people.operator.headers, "Idempotency-Key": "upload-2024-01"},
+        clientId=people.other_client_id,
+    )
+    assert elsewhere.status_code == 202 and elsewhere.json()["id"] != first.json()["id"]
+    too_long = _upload(quiet_http, body, {**people.analyst.headers, "Idempotency-Key": "k" * 129})
+    assert too_long.status_code == 422
+
+
+def test_concurrent_uploads_with_one_key_create_one_job(
+    quiet_http: httpx.Client, people: People, tmp_path: Path
+) -> None:
+    body = factories.write_file(factories.make_customers(30), tmp_path / "a.csv").read_bytes()
+    keyed = {**people.analyst.headers, "Idempotency-Key": "race"}
+    start = threading.Barrier(4)
+
+    def upload() -> httpx.Response:
+        start.wait()
+        return _upload(quiet_http, body, keyed)
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: upload(), range(4)))
+    assert sorted(a.status_code for a in answers) == [200, 200, 200, 202]
+    assert len({a.json()["id"] for a in answers}) == 1
+
+
+def test_cancel_a_pending_job(
+    quiet_http: httpx.Client,
+    people: People,
+    engine: Engine,
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    body = factories.write_file(factories.make_customers(30), tmp_path / "a.csv").read_bytes()
+    job_id = _upload(quiet_http, body, people.analyst.headers).json()["id"]
+
+    stranger = quiet_http.post(
+        f"/api/v1/batches/{job_id}/cancel", headers=people.other_analyst.headers
+    )
+    assert stranger.status_code == 404
+    cancelled = quiet_http.post(f"/api/v1/batches/{job_id}/cancel", headers=people.analyst.headers)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert processing.claim(engine, settings, "late-worker", only=job_id) is None
+    again = quiet_http.post(f"/api/v1/batches/{job_id}/cancel", headers=people.operator.headers)
+    assert again.status_code == 409
+    assert factories.stored_rows(engine, job_id).height == 0
+
+
+def test_a_worker_stops_writing_once_its_job_is_cancelled(
+    quiet_http: httpx.Client,
+    people: People,
+    engine: Engine,
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    body = factories.write_file(factories.make_customers(3_500), tmp_path / "a.csv").read_bytes()
+    job_id = _upload(quiet_http, body, people.analyst.headers).json()["id"]
+    assert processing.claim(engine, settings, "w1", only=job_id) == job_id
+    seen: list[int] = []
+
+    def cancel_after_first_chunk(rows_done: int, _total: int | None) -> None:
+        seen.append(rows_done)
+        if len(seen) == 1:
+            assert factories.stored_rows(engine, job_id).height == rows_done
+            answer = quiet_http.post(
+                f"/api/v1/batches/{job_id}/cancel", headers=people.admin.headers
+            )
+            assert answer.status_code == 200
+
+    with pytest.raises(processing.LeaseLost):
+        processing.process(engine, settings, job_id, "w1", on_progress=cancel_after_first_chunk)
+    assert seen == [settings.chunk_size]
+    job = factories.get_job(engine, job_id)
+    assert job.status == "cancelled" and job.rows_processed == 0
+    assert factories.stored_rows(engine, job_id).height == 0
+
+
+def test_completed_jobs_cannot_be_cancelled(
+    http: httpx.Client, people: People, tmp_path: Path
+) -> None:
+    body = factories.write_file(factories.make_customers(20), tmp_path / "a.csv").read_bytes()
+    job_id = _upload(http, body, people.analyst.headers).json()["id"]
+    _wait_done(http, job_id, people.analyst.headers)
+    answer = http.post(f"/api/v1/batches/{job_id}/cancel", headers=people.analyst.headers)
+    assert answer.status_code == 409
+
+
+def test_list_pages_with_offset_and_total_count(
+    quiet_http: httpx.Client, people: People, tmp_path: Path
+) -> None:
+    body = factories.write_file(factories.make_customers(10), tmp_path / "a.csv").read_bytes()
+    ids = [
+        _upload(quiet_http, body, people.analyst.headers, fileName=f"f{i}.csv").json()["id"]
+        for i in range(5)
+    ]
+    _upload(quiet_http, body, people.operator.headers, clientId=people.other_client_id)
+    quiet_http.post(f"/api/v1/batches/{ids[0]}/cancel", headers=people.analyst.headers)
+
+    def page(**params: object) -> tuple[list[int], int]:
+        answer = quiet_http.get("/api/v1/batches", params=params, headers=people.analyst.headers)
+        assert answer.status_code == 200, answer.text
+        return [job["id"] for job in answer.json()], int(answer.headers["X-Total-Count"])
+
+    newest_first = ids[::-1]
+    assert page(limit=2) == (newest_first[:2], 5)
+    assert page(limit=2, offset=2) == (newest_first[2:4], 5)
+    assert page(limit=2, offset=4) == (newest_first[4:], 5)
+    assert page(offset=10) == ([], 5)
+    assert page(status="pending") == (newest_first[:4], 4)
+    assert page(status="cancelled") == ([ids[0]], 1)
+    staff = quiet_http.get("/api/v1/batches", headers=people.operator.headers)
+    assert staff.headers["X-Total-Count"] == "6"
+    bad = quiet_http.get("/api/v1/batches", params={"offset": -1}, headers=people.analyst.headers)
+    assert bad.status_code == 422

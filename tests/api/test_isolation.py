@@ -52,6 +52,21 @@ ROUTES: dict[tuple[str, str], dict[str, set[int]]] = {
     ("GET", "/docs"): PUBLIC,
     ("GET", "/docs/oauth2-redirect"): PUBLIC,
     ("GET", "/redoc"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,  # nginx lets only the monitoring network reach it
+    ("POST", "/api/v1/scores"): {
+        ANON: {401},
+        OTHER: {200},
+        OWNER: {200},
+        OPERATOR: {200},
+        ADMIN: {200},
+    },
+    ("POST", "/api/v1/batches/{job_id}/cancel"): {
+        ANON: {401},
+        OTHER: {404},
+        OWNER: {409},  # completed: nothing to cancel
+        OPERATOR: {409},
+        ADMIN: {409},
+    },
     ("POST", "/api/v1/auth/login"): {key: {401} for key in IDENTITIES},  # wrong password for all
     ("GET", "/api/v1/batches"): {
         ANON: {401},
@@ -95,6 +110,16 @@ def _request(
 ) -> httpx.Response:
     if path == "/api/v1/auth/login":
         return http.post(path, json={"email": "nobody@x.test", "password": "wrong-password"})
+    if (method, path) == ("POST", "/api/v1/scores"):
+        customer = factories.make_customers(1).drop(
+            "motivo_esperado", "prob_inadimplencia_real", "inadimplente"
+        )
+        return http.post(
+            path,
+            json={"customers": customer.to_dicts()},
+            params={"clientId": client_id},
+            headers=headers,
+        )
     if (method, path) == ("POST", "/api/v1/batches"):
         return http.post(
             path,

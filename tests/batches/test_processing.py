@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, update
 
 from credguard.batches import export, processing, service
@@ -32,9 +33,11 @@ def test_every_row_is_scored_or_excluded_once(
     engine: Engine, settings: Settings, client_id: int, dirty_file: tuple[pl.DataFrame, Path]
 ) -> None:
     frame, path = dirty_file
+    observed = REGISTRY.get_sample_value("credguard_batch_job_duration_seconds_count") or 0.0
     job = factories.process(engine, settings, factories.submit(engine, settings, path, client_id))
 
     assert job.status == BatchStatus.COMPLETED, job.error
+    assert REGISTRY.get_sample_value("credguard_batch_job_duration_seconds_count") == observed + 1
     assert job.rows_total == frame.height
     assert job.rows_scored + job.rows_excluded == frame.height
     rows = factories.stored_rows(engine, job.id)

@@ -22,10 +22,11 @@ from credguard.accounts.service import hash_password
 from credguard.accounts.tables import ApiToken, User
 from credguard.config import Settings
 from credguard.db.base import utcnow
-from credguard.errors import ConfigurationError, CredGuardError, NotFound
+from credguard.errors import ConfigurationError, CredGuardError, InvalidInput, NotFound
 
 JWT_ALGORITHM = "HS256"
 API_TOKEN_PREFIX = "cg_"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 _verifier = PasswordHasher()
 # Verified against when the account does not exist, so both failures cost the same time.
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
@@ -113,20 +114,32 @@ def _digest(token: str) -> str:
 
 def create_api_token(session: Session, user: User, name: str) -> tuple[str, ApiToken]:
     """A new API token for ``user``; the plain token is returned once and never stored."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("an API token's name must have 1 to 100 characters")
+    if not user.is_active:
+        raise InvalidInput(f"user {user.email} is disabled; enable them before issuing a token")
     plain = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    record = ApiToken(
-        user_id=user.id, name=name[:100], token_hash=_digest(plain), prefix=plain[:10]
-    )
+    record = ApiToken(user_id=user.id, name=name, token_hash=_digest(plain), prefix=plain[:10])
     session.add(record)
     session.flush()
     return plain, record
 
 
-def revoke_api_token(session: Session, token_id: int) -> None:
+class ApiTokenNotFound(NotFound):
+    """No API token with that id."""
+
+
+def revoke_api_token(session: Session, token_id: int) -> ApiToken:
+    """Revoke an API token (again is harmless); refused from its next request on."""
     record = session.get(ApiToken, token_id)
     if record is None:
-        raise NotFound(f"API token {token_id} does not exist")
+        raise ApiTokenNotFound(
+            f"API token {token_id} does not exist; `credguard users tokens EMAIL` lists them"
+        )
     record.revoked_at = record.revoked_at or utcnow()
+    session.flush()
+    return record
 
 
 def user_for_bearer(session: Session, token: str, settings: Settings) -> User:
@@ -136,10 +149,19 @@ def user_for_bearer(session: Session, token: str, settings: Settings) -> User:
         record = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
         user = None
         if record is not None and record.revoked_at is None:
-            record.last_used_at = utcnow()
             user = session.get(User, record.user_id)
     else:
+        record = None
         user = _user_from_access_token(session, token, settings)
     if user is None or not user.is_active:
         raise NotAuthenticated("missing, invalid or expired credentials")
+    if record is not None:
+        _touch(record)
     return user
+
+
+def _touch(record: ApiToken) -> None:
+    """Note the token's use, to the minute: a busy integration must not write on every request."""
+    now = utcnow()
+    if record.last_used_at is None or now - record.last_used_at >= LAST_USED_RESOLUTION:
+        record.last_used_at = now

@@ -12,11 +12,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from credguard import __version__
+from credguard import __version__, logs
 from credguard.accounts import auth
-from credguard.api import errors
+from credguard.api import errors, middleware, observability
 from credguard.api.routes import auth as auth_routes
 from credguard.api.routes import batches, health
+from credguard.api.routes import scores as score_routes
 from credguard.batches import worker as batch_worker
 from credguard.config import Settings
 from credguard.db import migrate
@@ -48,8 +49,12 @@ def create_app(settings: Settings, *, worker: bool = True) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    logs.write_backend_log(settings.resolved_log_dir)
     errors.install(app)
-    app.include_router(health.router)
-    app.include_router(auth_routes.router)
-    app.include_router(batches.router)
+    middleware.install(app, settings, engine)
+    observability.install(app, engine)
+    # Any route may meet the middleware: a blocked address (403) or a rate limit (429).
+    everywhere = errors.responses(403, 429)
+    for router in (health.router, auth_routes.router, batches.router, score_routes.router):
+        app.include_router(router, responses=everywhere)
     return app

@@ -37,7 +37,8 @@ def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Sess
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent, not after (FastAPI >= 0.118 default).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def current_user(

@@ -26,6 +26,7 @@ import structlog
 from sqlalchemy import ColumnElement, Engine, delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from credguard import metrics
 from credguard.batches.tables import BatchJob, BatchStatus, CustomerScore
 from credguard.config import Settings
 from credguard.customers.contract import EXCLUSION, ROW_NUMBER
@@ -230,7 +231,7 @@ def _start(engine: Engine, settings: Settings, job_id: int, worker_id: str) -> _
         job = session.get(BatchJob, job_id)
         if job is None or job.worker_id != worker_id or job.status != BatchStatus.PROCESSING:
             raise LeaseLost(f"batch job {job_id} is no longer held by {worker_id}")
-        models = _pin_models(session, job, settings)
+        models = pin_models(session, job, settings)
         return _Run(
             job_id=job_id,
             worker_id=worker_id,
@@ -283,7 +284,13 @@ def _run_chunks(
             "worker_id": run.worker_id,
             "rows_before": rows_done,
         }
-        frame = _storage_frame(result.rows, run, now=now)
+        frame = storage_frame(
+            result.rows,
+            job_id=run.job_id,
+            client_id=run.client_id,
+            created_at=run.created_at,
+            now=now,
+        )
         with timings.stage("store"):
             appended = writer.append("customer_scores", frame, GUARD_CHUNK, params)
         if not appended:
@@ -293,7 +300,7 @@ def _run_chunks(
             on_progress(rows_done, source.estimated_rows)
 
 
-def _pin_models(session: Session, job: BatchJob, settings: Settings) -> dict[str, ScoringModel]:
+def pin_models(session: Session, job: BatchJob, settings: Settings) -> dict[str, ScoringModel]:
     """The job's models, pinned at its first start so a promotion mid-job changes nothing."""
     if job.models is None:
         production = registry.production_models(session)
@@ -346,15 +353,17 @@ def score_rows(
     return ChunkResult(rows=rows, scored=valid.height, excluded=excluded.height)
 
 
-def _storage_frame(rows: pl.DataFrame, run: _Run, *, now: datetime) -> pl.DataFrame:
+def storage_frame(
+    rows: pl.DataFrame, *, job_id: int, client_id: int, created_at: datetime, now: datetime
+) -> pl.DataFrame:
     """A chunk's rows in ``customer_scores`` column order and types.
 
     ``createdAt`` is the job's, so the runbook's 90-day archival dumps and deletes a job's rows
     together with the job, however late they were processed.
     """
     return rows.select(
-        pl.lit(run.job_id, dtype=pl.Int64).alias("batchJobId"),
-        pl.lit(run.client_id, dtype=pl.Int64).alias("clientId"),
+        pl.lit(job_id, dtype=pl.Int64).alias("batchJobId"),
+        pl.lit(client_id, dtype=pl.Int64).alias("clientId"),
         pl.col(ROW_NUMBER),
         "cpf",
         "nome",
@@ -367,7 +376,7 @@ def _storage_frame(rows: pl.DataFrame, run: _Run, *, now: datetime) -> pl.DataFr
         *SCORE_COLUMNS,
         pl.col(EXCLUSION),
         pl.lit(now, dtype=pl.Datetime("us")).alias("dataProcessamento"),
-        pl.lit(run.created_at, dtype=pl.Datetime("us")).alias("createdAt"),
+        pl.lit(created_at, dtype=pl.Datetime("us")).alias("createdAt"),
     )
 
 
@@ -395,14 +404,15 @@ def _finish_completed(engine: Engine, job_id: int, worker_id: str, rows_done: in
     if finished != 1:
         raise LeaseLost(f"batch job {job_id} was taken over before it could complete")
     log.info("batch completed", job_id=job_id, rows=rows_done)
+    metrics.observe_batch_job(engine, job_id)
     return BatchStatus.COMPLETED
 
 
 def _finish_failed(engine: Engine, job_id: int, worker_id: str, message: str) -> str:
     with session_scope(engine) as session:
         job = session.get(BatchJob, job_id)
-        if job is None or job.worker_id != worker_id:
-            raise LeaseLost(f"batch job {job_id} was taken over before it could fail")
+        if job is None or job.worker_id != worker_id or job.status != BatchStatus.PROCESSING:
+            raise LeaseLost(f"batch job {job_id} was taken over or cancelled before it could fail")
         _fail(session, job, message)
     log.warning("batch failed", job_id=job_id, error=message)
     return BatchStatus.FAILED

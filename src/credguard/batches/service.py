@@ -1,4 +1,4 @@
-"""Batch jobs seen from their owners: submit, get, list, reprocess."""
+"""Batch jobs seen from their owners: submit, get, list, cancel, reprocess."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import os
 import tempfile
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from credguard.accounts.tables import Client
 from credguard.batches.tables import BatchJob, BatchStatus, CustomerScore
 from credguard.db.base import utcnow
+from credguard.db.bulk import rowcount
 from credguard.errors import Conflict, CredGuardError, InvalidInput, NotFound
 
 
@@ -22,6 +24,23 @@ class BatchNotFound(NotFound):
 
 class TooLarge(CredGuardError):
     status = 413
+
+
+class ClientNotFound(NotFound):
+    def __init__(self, client_id: int) -> None:
+        super().__init__(f"client {client_id} does not exist")
+
+
+class IdempotencyKeyReused(Conflict):
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"the Idempotency-Key {key!r} was already used for a different file; "
+            "use a new key for a new file"
+        )
+
+
+#: Jobs that can still be cancelled.
+CANCELLABLE = (BatchStatus.PENDING, BatchStatus.PROCESSING)
 
 
 def _size(count: int) -> str:
@@ -120,6 +139,7 @@ def create(
     client_id: int,
     file_name: str,
     submitted_by: int | None = None,
+    idempotency_key: str | None = None,
 ) -> BatchJob:
     """The ``pending`` job of a file already stored by :class:`UploadWriter`."""
     path, sha256, size = stored
@@ -135,10 +155,57 @@ def create(
         rows_scored=0,
         rows_excluded=0,
         attempts=0,
+        idempotency_key=idempotency_key,
     )
     session.add(job)
     session.flush()
     return job
+
+
+def create_once(
+    session: Session,
+    stored: tuple[Path, str, int],
+    *,
+    client_id: int,
+    file_name: str,
+    submitted_by: int | None,
+    idempotency_key: str,
+) -> tuple[BatchJob, bool]:
+    """The job of ``idempotency_key``: the one created earlier for this file, or a new one.
+
+    Returns ``(job, replayed)``. A different file under a used key is refused. Two concurrent
+    first calls both insert; the unique (clientId, idempotencyKey) lets one win and the loser's
+    flush raises ``IntegrityError``: its caller rolls back and calls :func:`get_idempotent`,
+    which then finds the winner.
+    """
+    earlier = get_idempotent(session, client_id, idempotency_key, stored[1])
+    if earlier is not None:
+        return earlier, True
+    job = create(
+        session,
+        stored,
+        client_id=client_id,
+        file_name=file_name,
+        submitted_by=submitted_by,
+        idempotency_key=idempotency_key,
+    )
+    return job, False
+
+
+def get_idempotent(session: Session, client_id: int, key: str, sha256: str) -> BatchJob | None:
+    """The job ``client_id`` created earlier under ``key`` for this same file, if any."""
+    job = session.scalar(
+        select(BatchJob).where(BatchJob.client_id == client_id, BatchJob.idempotency_key == key)
+    )
+    if job is not None and job.file_sha256 != sha256:
+        raise IdempotencyKeyReused(key)
+    return job
+
+
+def require_client(session: Session, client_id: int) -> None:
+    """Raise :class:`ClientNotFound` unless the client exists."""
+    if session.get(Client, client_id) is None:
+        raise ClientNotFound(client_id)
 
 
 def get_or_raise(session: Session, job_id: int) -> BatchJob:
@@ -148,16 +215,66 @@ def get_or_raise(session: Session, job_id: int) -> BatchJob:
     return job
 
 
-def list_jobs(
-    session: Session, *, client_id: int | None = None, status: str | None = None, limit: int = 50
-) -> list[BatchJob]:
-    """Most recent jobs first, optionally for one client or status."""
-    query = select(BatchJob).order_by(BatchJob.id.desc()).limit(limit)
+def _matching(client_id: int | None, status: str | None) -> list[ColumnElement[bool]]:
+    conditions = []
     if client_id is not None:
-        query = query.where(BatchJob.client_id == client_id)
+        conditions.append(BatchJob.client_id == client_id)
     if status is not None:
-        query = query.where(BatchJob.status == status)
-    return list(session.scalars(query))
+        conditions.append(BatchJob.status == status)
+    return conditions
+
+
+def list_jobs(
+    session: Session,
+    *,
+    client_id: int | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[BatchJob]:
+    """Most recent jobs first, optionally for one client or status; a page of ``limit``."""
+    query = select(BatchJob).where(*_matching(client_id, status))
+    return list(session.scalars(query.order_by(BatchJob.id.desc()).limit(limit).offset(offset)))
+
+
+def count(session: Session, *, client_id: int | None = None, status: str | None = None) -> int:
+    """How many jobs :func:`list_jobs` pages through."""
+    query = select(func.count()).select_from(BatchJob).where(*_matching(client_id, status))
+    return int(session.scalar(query) or 0)
+
+
+def cancel(session: Session, job_id: int, *, client_id: int | None) -> BatchJob:
+    """Cancel a pending or processing job visible to ``client_id``; its stored rows are deleted.
+
+    One guarded UPDATE decides (a job that completed meanwhile is refused); a worker still
+    processing the job then fails its next chunk's guard (status must be ``processing``) and
+    stops with ``LeaseLost`` without writing. The rows are deleted in the same transaction.
+    """
+    job = get_visible(session, job_id, client_id=client_id)
+    now = utcnow()
+    cancelled = rowcount(
+        session.execute(
+            update(BatchJob)
+            .where(BatchJob.id == job_id, BatchJob.status.in_(CANCELLABLE))
+            .values(
+                status=BatchStatus.CANCELLED,
+                heartbeat_at=None,
+                finished_at=now,
+                updated_at=now,
+                rows_processed=0,
+                rows_scored=0,
+                rows_excluded=0,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    )
+    session.refresh(job)
+    if cancelled != 1:
+        raise Conflict(
+            f"batch job {job_id} is {job.status}; only pending or processing jobs can be cancelled"
+        )
+    session.execute(delete(CustomerScore).where(CustomerScore.batch_job_id == job_id))
+    return job
 
 
 def reprocess(
@@ -169,6 +286,8 @@ def reprocess(
     re-queues the job. A job whose worker is alive (fresh heartbeat) is refused unless ``force``.
     """
     job = get_or_raise(session, job_id)
+    if not job.storage_path:
+        raise Conflict(f"batch job {job_id} was scored online; there is no file to process again")
     if job.status == BatchStatus.PROCESSING and not force and job.heartbeat_at is not None:
         age = (utcnow() - job.heartbeat_at).total_seconds()
         if age < lease_timeout_seconds:

@@ -195,7 +195,7 @@ def worker_command(
     from credguard import logs
 
     settings = context.settings()
-    logs.configure(settings.log_level, tracebacks=True)
+    logs.configure(settings.log_level, log_dir=settings.resolved_log_dir)
     worker.run(context.engine(), settings, until_idle=until_idle)
 
 

@@ -10,7 +10,7 @@ import typer
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from credguard import logs
-from credguard.cli import batches, db, serve, setup
+from credguard.cli import batches, clients, db, security, serve, setup, users
 from credguard.cli.context import err_console
 from credguard.errors import CredGuardError
 
@@ -22,6 +22,9 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(batches.app, name="batches")
+app.add_typer(security.app, name="security")
+app.add_typer(users.app, name="users")
+app.add_typer(clients.app, name="clients")
 setup.register(app)
 batches.register(app)
 serve.register(app)

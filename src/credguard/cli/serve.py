@@ -19,13 +19,14 @@ def serve_command(
     from credguard.api.app import create_app
 
     settings = context.settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, log_dir=settings.resolved_log_dir)
     app = create_app(settings, worker=worker)
     uvicorn.run(
         app,
         host=host or settings.host,
         port=port or settings.port,
         server_header=False,
+        access_log=False,  # CredGuard writes its own access.log (combined format)
         log_level=settings.log_level.lower(),
     )
 

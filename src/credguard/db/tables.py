@@ -7,4 +7,11 @@ from credguard.db.base import Base
 from credguard.ml import tables as ml_tables
 from credguard.security import tables as security_tables
 
-__all__ = ["Base", "accounts_tables", "batches_tables", "bureau_tables", "ml_tables", "security_tables"]
+__all__ = [
+    "Base",
+    "accounts_tables",
+    "batches_tables",
+    "bureau_tables",
+    "ml_tables",
+    "security_tables",
+]
