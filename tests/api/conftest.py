@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -29,12 +30,11 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def server(engine: Engine, settings: Settings, client_id: int) -> Iterator[str]:
-    """Base URL of a running server with its in-process worker."""
-    del client_id
+@contextmanager
+def running_server(settings: Settings, *, worker: bool = True) -> Iterator[str]:
+    """A uvicorn server on a free loopback port, in a thread; its base URL."""
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, worker=worker),
         host="127.0.0.1",
         port=_free_port(),
         log_level="warning",
@@ -47,9 +47,32 @@ def server(engine: Engine, settings: Settings, client_id: int) -> Iterator[str]:
     while not instance.started:
         assert time.monotonic() < deadline, "the API server did not start"
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{config.port}"
-    instance.should_exit = True
-    thread.join(timeout=30)
+    try:
+        yield f"http://127.0.0.1:{config.port}"
+    finally:
+        instance.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture
+def server(engine: Engine, settings: Settings, client_id: int) -> Iterator[str]:
+    """Base URL of a running server with its in-process worker."""
+    del client_id
+    with running_server(settings) as url:
+        yield url
+
+
+def wait_done(
+    http: httpx.Client, job_id: int, headers: dict[str, str], timeout: float = 60
+) -> dict[str, object]:
+    """Poll a job until it is completed or failed; its last state."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = http.get(f"/api/v1/batches/{job_id}", headers=headers).json()
+        if job["status"] in ("completed", "failed"):
+            return dict(job)
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s")
 
 
 @dataclass

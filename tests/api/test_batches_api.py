@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,26 +10,12 @@ from pathlib import Path
 import httpx
 import polars as pl
 import pytest
-import uvicorn
 from sqlalchemy import Engine
 
-from credguard.api.app import create_app
 from credguard.batches import processing
 from credguard.config import Settings
 from tests import factories
-from tests.api.conftest import PASSWORD, People, _free_port
-
-
-def _wait_done(
-    http: httpx.Client, job_id: int, headers: dict[str, str], timeout: float = 60
-) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = http.get(f"/api/v1/batches/{job_id}", headers=headers).json()
-        if job["status"] in ("completed", "failed"):
-            return dict(job)
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish in {timeout} s")
+from tests.api.conftest import PASSWORD, People, running_server, wait_done
 
 
 def test_health_and_ready(http: httpx.Client) -> None:
@@ -56,7 +41,7 @@ def test_login_upload_follow_download(http: httpx.Client, people: People, tmp_pa
         headers={**headers, "Content-Type": "text/csv"},
     )
     assert created.status_code == 202, created.text
-    job = _wait_done(http, created.json()["id"], headers)
+    job = wait_done(http, created.json()["id"], headers)
     assert job["status"] == "completed" and job["rowsTotal"] == 1_200
     assert job["rowsScored"] + job["rowsExcluded"] == 1_200
 
@@ -104,7 +89,7 @@ def test_another_clients_job_does_not_exist_for_an_analyst(
         headers={**people.analyst.headers, "Content-Type": "text/csv"},
     )
     job_id = created.json()["id"]
-    _wait_done(http, job_id, people.analyst.headers)
+    wait_done(http, job_id, people.analyst.headers)
 
     for suffix in ("", "/results"):
         stranger = http.get(
@@ -133,7 +118,7 @@ def test_staff_uploads_name_the_client_and_analysts_cannot_reprocess(
     )
     assert created.status_code == 202 and created.json()["clientId"] == people.other_client_id
     job_id = created.json()["id"]
-    _wait_done(http, job_id, people.operator.headers)
+    wait_done(http, job_id, people.operator.headers)
     assert (
         http.post(
             f"/api/v1/batches/{job_id}/reprocess", headers=people.other_analyst.headers
@@ -148,20 +133,11 @@ def test_staff_uploads_name_the_client_and_analysts_cannot_reprocess(
 def quiet_http(engine: Engine, settings: Settings, client_id: int) -> Iterator[httpx.Client]:
     """A server without its in-process worker: jobs stay where a test puts them."""
     del client_id
-    config = uvicorn.Config(
-        create_app(settings, worker=False), host="127.0.0.1", port=_free_port(), log_level="warning"
-    )
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not instance.started:
-        assert time.monotonic() < deadline, "the API server did not start"
-        time.sleep(0.02)
-    with httpx.Client(base_url=f"http://127.0.0.1:{config.port}", timeout=30) as client:
+    with (
+        running_server(settings, worker=False) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
         yield client
-    instance.should_exit = True
-    thread.join(timeout=30)
 
 
 def _upload(
@@ -277,7 +253,7 @@ def test_completed_jobs_cannot_be_cancelled(
 ) -> None:
     body = factories.write_file(factories.make_customers(20), tmp_path / "a.csv").read_bytes()
     job_id = _upload(http, body, people.analyst.headers).json()["id"]
-    _wait_done(http, job_id, people.analyst.headers)
+    wait_done(http, job_id, people.analyst.headers)
     answer = http.post(f"/api/v1/batches/{job_id}/cancel", headers=people.analyst.headers)
     assert answer.status_code == 409
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -30,7 +29,7 @@ from credguard.config import Settings
 from credguard.db.base import utcnow
 from credguard.db.engine import session_scope
 from tests import factories
-from tests.api.conftest import People
+from tests.api.conftest import People, wait_done
 
 ANON, OTHER, OWNER, OPERATOR, ADMIN = (
     "anonymous",
@@ -140,7 +139,7 @@ def test_route_matrix(
         headers={**people.analyst.headers, "Content-Type": "text/csv"},
     )
     job_id = created.json()["id"]
-    _wait_completed(http, job_id, people.analyst.headers)
+    wait_done(http, job_id, people.analyst.headers)
     headers = {
         ANON: {},
         OTHER: people.other_analyst.headers,
@@ -158,17 +157,10 @@ def test_route_matrix(
             if identity == OTHER and response.status_code == 200 and "{job_id}" in template:
                 failures.append(f"{method} {template} leaked another client's job")
             if template.endswith("/reprocess") and response.status_code == 202:
-                _wait_completed(http, job_id, people.admin.headers)
+                wait_done(http, job_id, people.admin.headers)
     assert not failures, "\n".join(failures)
     listed = http.get("/api/v1/batches", headers=people.other_analyst.headers).json()
     assert job_id not in [job["id"] for job in listed]
-
-
-def _wait_completed(http: httpx.Client, job_id: int, headers: dict[str, str]) -> None:
-    deadline = time.monotonic() + 60
-    while http.get(f"/api/v1/batches/{job_id}", headers=headers).json()["status"] != "completed":
-        assert time.monotonic() < deadline, f"job {job_id} did not complete"
-        time.sleep(0.05)
 
 
 Forge = Callable[[User, Settings], str]

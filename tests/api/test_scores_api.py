@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
@@ -12,7 +11,7 @@ from sqlalchemy import Engine
 from credguard.customers.contract import REQUIRED_COLUMNS
 from credguard.scoring.reasons import REASONS
 from tests import factories
-from tests.api.conftest import People
+from tests.api.conftest import People, wait_done
 
 COMPARED = [
     "rowNumber",
@@ -34,15 +33,6 @@ def _customers(rows: int, *, seed: int = 5, dirty_share: float = 0.0) -> pl.Data
     )
 
 
-def _wait_done(http: httpx.Client, job_id: int, headers: dict[str, str]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if http.get(f"/api/v1/batches/{job_id}", headers=headers).json()["status"] == "completed":
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not complete")
-
-
 def test_online_scores_match_the_batch_path_for_the_same_customers(
     http: httpx.Client, people: People, engine: Engine, tmp_path: Path
 ) -> None:
@@ -53,7 +43,7 @@ def test_online_scores_match_the_batch_path_for_the_same_customers(
         content=body,
         headers={**people.analyst.headers, "Content-Type": "text/csv"},
     )
-    _wait_done(http, created.json()["id"], people.analyst.headers)
+    wait_done(http, created.json()["id"], people.analyst.headers)
 
     response = http.post(
         "/api/v1/scores",
