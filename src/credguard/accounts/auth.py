@@ -18,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from credguard.accounts import service as accounts
 from credguard.accounts.service import hash_password
 from credguard.accounts.tables import ApiToken, User
 from credguard.config import Settings
@@ -47,7 +48,7 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 def authenticate(session: Session, email: str, password: str) -> User:
     """The active user with these credentials; unknown user and wrong password look the same."""
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    user = accounts.get_user(session, email)
     valid = verify_password(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not valid or not user.is_active:
         raise NotAuthenticated("invalid e-mail or password")

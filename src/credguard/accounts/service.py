@@ -73,9 +73,14 @@ def parse_role(value: str) -> Role:
         raise InvalidInput(f"unknown role {value!r}; use one of {roles}") from None
 
 
+def email_key(email: str) -> str:
+    """How an e-mail is stored and looked up: trimmed, lower case (no validation)."""
+    return email.strip().lower()
+
+
 def normalise_email(email: str) -> str:
     """The e-mail as stored (trimmed, lower case), or an error if it cannot be an address."""
-    email = email.strip().lower()
+    email = email_key(email)
     local, _, domain = email.partition("@")
     if not local or "." not in domain or any(c.isspace() for c in email) or len(email) > 254:
         raise InvalidInput(f"{email!r} is not an e-mail address")
@@ -140,14 +145,14 @@ def get_or_create_client(session: Session, name: str) -> Client:
 
 
 def get_user(session: Session, email: str) -> User | None:
-    return session.scalar(select(User).where(User.email == email.strip().lower()))
+    return session.scalar(select(User).where(User.email == email_key(email)))
 
 
 def get_user_or_raise(session: Session, email: str) -> User:
     user = get_user(session, email)
     if user is None:
         raise UserNotFound(
-            f"user {email.strip().lower()} does not exist; `credguard users list` shows the users"
+            f"user {email_key(email)} does not exist; `credguard users list` shows the users"
         )
     return user
 

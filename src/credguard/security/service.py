@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from credguard.accounts import auth
+from credguard.accounts import service as accounts
 from credguard.accounts.tables import User
 from credguard.config import Settings
 from credguard.db.base import utcnow
@@ -54,10 +55,6 @@ class IpBlockNotFound(NotFound):
     """No block for that address or network."""
 
 
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
-
-
 def login_retry_after(
     session: Session, email: str, settings: Settings, *, now: datetime | None = None
 ) -> int | None:
@@ -66,7 +63,7 @@ def login_retry_after(
     since = now - timedelta(minutes=settings.login_window_minutes)
     recent = session.execute(
         select(LoginAttempt.succeeded, LoginAttempt.created_at)
-        .where(LoginAttempt.email == normalise_email(email), LoginAttempt.created_at >= since)
+        .where(LoginAttempt.email == accounts.email_key(email), LoginAttempt.created_at >= since)
         .order_by(LoginAttempt.created_at.desc(), LoginAttempt.id.desc())
         .limit(_RECENT_ATTEMPTS)
     ).all()
@@ -85,7 +82,7 @@ def login_retry_after(
 def record_login(session: Session, email: str, client_ip: str, *, succeeded: bool) -> None:
     session.add(
         LoginAttempt(
-            email=normalise_email(email)[:254], client_ip=client_ip[:45], succeeded=succeeded
+            email=accounts.email_key(email)[:254], client_ip=client_ip[:45], succeeded=succeeded
         )
     )
     session.flush()
