@@ -1,9 +1,9 @@
 """Benchmark: the API under load, from a load generator in its own process, over loopback.
 
-    python bench/api_latency.py [--duration 10] [--upload-mb 100]
+    python bench/api_latency.py [--duration 10] [--upload-mb 100] [--workers 2]
 
-Starts ``credguard serve`` (one uvicorn worker, in-process job worker) on a fresh embedded
-installation, creates an analyst and an API token, then measures with ``wrk`` (Debian package
+Starts ``credguard serve`` (``--workers`` processes, each with its job worker) on a fresh
+embedded installation (SQLite), creates an analyst and an API token, then measures with ``wrk`` (Debian package
 ``wrk``; installed here with apt-get if missing):
 
 - online scoring of one customer (``POST /api/v1/scores``: validated, scored, stored) at
@@ -130,6 +130,7 @@ def main() -> None:
     )
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--upload-mb", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=2, help="credguard serve processes")
     args = parser.parse_args()
     wrk = _ensure_wrk()
     folder = Path(tempfile.mkdtemp(prefix="credguard-api-bench-"))
@@ -160,7 +161,16 @@ def main() -> None:
     token = re.search(r"(cg_[A-Za-z0-9_\-]+)", token_output).group(1)  # type: ignore[union-attr]
 
     server = subprocess.Popen(
-        [sys.executable, "-m", "credguard", "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "credguard",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -185,7 +195,8 @@ def main() -> None:
         assert check.status_code == 200, check.text
         _wrk(wrk, f"{base}/api/v1/scores", token, 4, 2, folder)  # warm-up
         print(
-            f"cores: {os.cpu_count()}; server: credguard serve (1 uvicorn worker), SQLite; load: wrk"
+            f"cores: {os.cpu_count()}; server: credguard serve --workers {args.workers}, SQLite;"
+            " load: wrk, 1 thread"
         )
         for connections in (1, 16):
             result = _wrk(wrk, f"{base}/api/v1/scores", token, connections, args.duration, folder)
@@ -210,15 +221,21 @@ def main() -> None:
             big,
             delimiter=";",
         )
-        process = psutil.Process(server.pid)
-        before = process.memory_info().rss
+        server_processes = [psutil.Process(server.pid)]
+        server_processes += server_processes[0].children(recursive=True)
+
+        def resident() -> int:
+            """Memory of the whole server: every process, whichever receives the upload."""
+            return sum(process.memory_info().rss for process in server_processes)
+
+        before = resident()
         peak = before
         sampling = threading.Event()
 
         def sample() -> None:
             nonlocal peak
             while not sampling.is_set():
-                peak = max(peak, process.memory_info().rss)
+                peak = max(peak, resident())
                 time.sleep(0.02)
 
         sampler = threading.Thread(target=sample, daemon=True)

@@ -38,7 +38,10 @@ def test_initialise_creates_admin_client_and_one_model_per_product_once(
         assert {p: r.name for p, r in production.items()} == {
             p: f"{p.lower()}_base" for p in settings.products
         }
-        assert all(json.loads(r.metrics or "{}")["auc"] > 0.7 for r in production.values())
+        assert all(
+            json.loads(registry.get_or_raise(session, r.id).metrics or "{}")["auc"] > 0.7
+            for r in production.values()
+        )
         model = registry.load(production["CARTAO"])
     assert model.product == "CARTAO"
 

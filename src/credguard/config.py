@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="`credguard serve` listens here.")
     port: int = Field(8000, ge=1, le=65535, description="`credguard serve` port.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="`credguard serve` processes; above 1, set CREDGUARD_REDIS_URL so rate limits"
+        " are shared.",
+    )
     log_dir: Path | None = Field(
         None, description="Where backend.log and access.log are written; empty means data_dir/logs."
     )

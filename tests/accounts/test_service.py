@@ -1,7 +1,7 @@
 """Accounts: clients, users, roles and API tokens, on SQLite and MariaDB.
 
 What a user may do is read from the database on every request: these tests check that through
-``auth.user_for_bearer``, the function every API request goes through.
+``auth.principal_for_bearer``, the function every API request goes through.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy import Engine, update
 
 from credguard.accounts import auth
 from credguard.accounts import service as accounts
-from credguard.accounts.tables import ApiToken, Role, User
+from credguard.accounts.tables import ApiToken, Role
 from credguard.config import Settings
 from credguard.db.engine import session_scope
 from credguard.errors import InvalidInput
@@ -35,9 +35,9 @@ def make_client(engine: Engine, name: str = "Loja Norte") -> int:
         return accounts.create_client(session, name, support_plan=True).id
 
 
-def bearer(engine: Engine, settings: Settings, token: str) -> User:
+def bearer(engine: Engine, settings: Settings, token: str) -> auth.Principal:
     with session_scope(engine) as session:
-        return auth.user_for_bearer(session, token, settings)
+        return auth.principal_for_bearer(session, token, settings)
 
 
 def api_token(engine: Engine, email: str, name: str = "erp") -> tuple[str, int]:
@@ -109,7 +109,7 @@ def test_a_disabled_user_is_refused_on_the_next_request(engine: Engine, settings
         accounts.update_user(
             session, accounts.get_user_or_raise(session, "op@credguard.test"), is_active=True
         )
-    assert bearer(engine, settings, plain).is_active
+    assert bearer(engine, settings, plain).email == "op@credguard.test"
 
 
 def test_a_role_change_applies_to_existing_tokens(engine: Engine, settings: Settings) -> None:

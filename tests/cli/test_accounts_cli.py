@@ -63,7 +63,7 @@ def create_user(settings: Settings, email: str, *args: str) -> str:
 
 def bearer_email(engine: Engine, settings: Settings, token: str) -> str:
     with session_scope(engine) as session:
-        return auth.user_for_bearer(session, token, settings).email
+        return auth.principal_for_bearer(session, token, settings).email
 
 
 def test_clients_and_users_lifecycle(engine: Engine, settings: Settings) -> None:

@@ -7,6 +7,8 @@ default) a job worker runs in a thread of the same process.
 
 from __future__ import annotations
 
+import gc
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,9 +21,19 @@ from credguard.api.routes import auth as auth_routes
 from credguard.api.routes import batches, health
 from credguard.api.routes import scores as score_routes
 from credguard.batches import worker as batch_worker
-from credguard.config import Settings
+from credguard.config import Settings, get_settings
 from credguard.db import migrate
-from credguard.db.engine import get_engine
+from credguard.db.engine import BackgroundCheckpointer, get_engine, is_sqlite
+
+#: Set by ``credguard serve`` for its processes: "1" when each runs a job worker.
+WORKER_ENV = "CREDGUARD_SERVE_JOB_WORKER"
+
+
+def app_for_process() -> FastAPI:
+    """The app of one of several ``credguard serve`` processes (uvicorn's factory)."""
+    settings = get_settings()
+    logs.configure(settings.log_level, log_dir=settings.resolved_log_dir)
+    return create_app(settings, worker=os.environ.get(WORKER_ENV, "1") == "1")
 
 
 def create_app(settings: Settings, *, worker: bool = True) -> FastAPI:
@@ -30,16 +42,24 @@ def create_app(settings: Settings, *, worker: bool = True) -> FastAPI:
     auth.secret_key(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if not worker:
-            yield
-            return
-        thread, stop = batch_worker.start_in_process(engine, settings)
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scorer = score_routes.install(app, engine, settings)
+        checkpointer = BackgroundCheckpointer(engine) if is_sqlite(engine) else None
+        if checkpointer is not None:
+            checkpointer.start()
+        thread, stop = batch_worker.start_in_process(engine, settings) if worker else (None, None)
+        # What start-up loaded (libraries, models, the app) lives as long as the process: kept
+        # out of the cyclic collector's sweeps, whose full passes otherwise pause requests.
+        gc.freeze()
         try:
             yield
         finally:
-            stop.set()
-            thread.join(timeout=30)
+            scorer.close()
+            if thread is not None and stop is not None:
+                stop.set()
+                thread.join(timeout=30)
+            if checkpointer is not None:
+                checkpointer.stop()
 
     app = FastAPI(
         title="CredGuard",

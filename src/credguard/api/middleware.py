@@ -148,7 +148,7 @@ def access_line(scope: Scope, headers: Headers, ip: str, status: int, sent: int)
     return logs.mask_cpf(line)
 
 
-def client_ip_of(request: Request) -> str:
+async def client_ip_of(request: Request) -> str:
     """The calling client's address as the middleware worked it out."""
     address = getattr(request.state, "client_ip", None)
     if isinstance(address, str):

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from credguard import metrics
 from credguard.batches.tables import BatchJob, BatchStatus, CustomerScore
 from credguard.config import Settings
-from credguard.customers.contract import EXCLUSION, ROW_NUMBER
+from credguard.customers.contract import EXCLUSION, INTEGER_COLUMNS, ROW_NUMBER
 from credguard.customers.reader import CsvSource, InvalidFile, open_csv
 from credguard.customers.validate import DuplicateTracker, normalise
 from credguard.db.base import utcnow
@@ -42,7 +42,6 @@ from credguard.scoring.score import score_chunk
 
 log = structlog.get_logger(__name__)
 
-INT_COLUMNS = ("total_compras", "total_pagamentos_em_dia", "total_atrasos", "maior_atraso")
 
 SCORE_COLUMNS = pl.Schema(
     {
@@ -317,6 +316,7 @@ def pin_models(session: Session, job: BatchJob, settings: Settings) -> dict[str,
         )
         job.reference_date = job.created_at.date()
         job.started_at = utcnow()
+        return {product: registry.load(production[product]) for product in settings.products}
     pinned: dict[str, dict[str, object]] = json.loads(job.models)
     return {
         product: registry.load(registry.get_or_raise(session, int(str(model["modelId"]))))
@@ -370,9 +370,9 @@ def storage_frame(
         "produto",
         "data_primeira_compra",
         "data_ultima_compra",
-        *INT_COLUMNS[:1],
+        *INTEGER_COLUMNS[:1],
         "valor_total_compras",
-        *INT_COLUMNS[1:],
+        *INTEGER_COLUMNS[1:],
         *SCORE_COLUMNS,
         pl.col(EXCLUSION),
         pl.lit(now, dtype=pl.Datetime("us")).alias("dataProcessamento"),

@@ -21,6 +21,14 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "maior_atraso",
 )
 
+#: Columns holding whole numbers (counts and days).
+INTEGER_COLUMNS: tuple[str, ...] = (
+    "total_compras",
+    "total_pagamentos_em_dia",
+    "total_atrasos",
+    "maior_atraso",
+)
+
 #: 1-based position of a customer row in its file (blank lines not counted).
 ROW_NUMBER = "rowNumber"
 #: Why a row was not scored; null when it was.

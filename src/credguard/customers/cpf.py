@@ -13,9 +13,9 @@ import numpy.typing as npt
 import polars as pl
 
 #: Accepted written forms of a full CPF: plain or masked ``123.456.789-09`` (separators optional).
-_CPF_FORM = r"^[0-9]{3}\.?[0-9]{3}\.?[0-9]{3}-?[0-9]{2}$"
+CPF_FORM = r"^[0-9]{3}\.?[0-9]{3}\.?[0-9]{3}-?[0-9]{2}$"
 #: A spreadsheet that stored the CPF as a number dropped one leading zero.
-_CPF_LOST_ZERO = r"^[0-9]{10}$"
+CPF_LOST_ZERO = r"^[0-9]{10}$"
 _ELEVEN_DIGITS = r"^[0-9]{11}$"
 #: 11111111111: every all-equal 11-digit number is a multiple of it (0 included).
 _REPUNIT = 11_111_111_111
@@ -26,9 +26,9 @@ def normalise_cpf(col: pl.Expr) -> pl.Expr:
     """Return the 11 ASCII digits of a plausibly written CPF, or null for anything else."""
     stripped = col.str.strip_chars()
     return (
-        pl.when(stripped.str.contains(_CPF_FORM))
+        pl.when(stripped.str.contains(CPF_FORM))
         .then(stripped.str.replace_all(r"[.\-]", ""))
-        .when(stripped.str.contains(_CPF_LOST_ZERO))
+        .when(stripped.str.contains(CPF_LOST_ZERO))
         .then(pl.lit("0") + stripped)
         .otherwise(None)
     )

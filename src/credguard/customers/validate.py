@@ -16,6 +16,7 @@ import polars as pl
 
 from credguard.customers.contract import (
     EXCLUSION,
+    INTEGER_COLUMNS,
     MAX_CPF_LENGTH,
     MAX_INTEGER,
     MAX_NOME_LENGTH,
@@ -33,14 +34,13 @@ from credguard.errors import InvalidInput
 #: A duplicate key is cpf * _PRODUCT_SLOTS + product index: unique, and fits Int64 for 11 digits.
 _PRODUCT_SLOTS = 1024
 
-_INTEGER_COLUMNS = ("total_compras", "total_pagamentos_em_dia", "total_atrasos", "maior_atraso")
 _DATE_COLUMNS = ("data_primeira_compra", "data_ultima_compra")
-_ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-_BR_DATE = r"^[0-9]{2}/[0-9]{2}/[0-9]{4}$"
+ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+BR_DATE = r"^[0-9]{2}/[0-9]{2}/[0-9]{4}$"
 #: Money after removing "R$" and spaces: plain, one decimal separator, or grouped thousands whose
 #: separator differs from the decimal one. "1.234" alone reads as 1.234 (contract: only "." means
 #: a decimal point); a grouping that is not in threes is refused rather than guessed.
-_MONEY = (
+MONEY = (
     r"^-?(?:[0-9]+(?:[.,][0-9]+)?"
     r"|[0-9]{1,3}(?:\.[0-9]{3})+,[0-9]+"
     r"|[0-9]{1,3}(?:,[0-9]{3})+\.[0-9]+)$"
@@ -97,7 +97,7 @@ def normalise(
             pl.col("produto").str.strip_chars().alias("_produto_raw"),
             _blank_to_null(pl.col("nome").str.strip_chars()).str.slice(0, MAX_NOME_LENGTH),
             *(_parse_date(pl.col(name)).alias(name) for name in _DATE_COLUMNS),
-            *(_parse_integer(pl.col(name)).alias(name) for name in _INTEGER_COLUMNS),
+            *(_parse_integer(pl.col(name)).alias(name) for name in INTEGER_COLUMNS),
             _parse_money(pl.col("valor_total_compras")).alias("valor_total_compras"),
         )
         .with_columns(
@@ -126,7 +126,7 @@ def normalise(
     seen.add(keys)
     first, last = pl.col("data_primeira_compra"), pl.col("data_ultima_compra")
     valor = pl.col("valor_total_compras")
-    integers_bad = pl.any_horizontal(*(pl.col(name).is_null() for name in _INTEGER_COLUMNS))
+    integers_bad = pl.any_horizontal(*(pl.col(name).is_null() for name in INTEGER_COLUMNS))
     exclusion = (
         pl.when(~pl.col("_cpf_ok"))
         .then(pl.lit(Exclusion.CPF_INVALIDO.value))
@@ -190,10 +190,10 @@ def _parse_date(text: pl.Expr) -> pl.Expr:
     stripped = text.str.strip_chars()
     # Polars' parser alone is lenient ("2024-3-1", "+2024-03-01"); the patterns make it strict.
     parsed = pl.coalesce(
-        pl.when(stripped.str.contains(_ISO_DATE)).then(
+        pl.when(stripped.str.contains(ISO_DATE)).then(
             stripped.str.to_date("%Y-%m-%d", strict=False)
         ),
-        pl.when(stripped.str.contains(_BR_DATE)).then(
+        pl.when(stripped.str.contains(BR_DATE)).then(
             stripped.str.to_date("%d/%m/%Y", strict=False)
         ),
     )
@@ -210,7 +210,7 @@ def _parse_integer(text: pl.Expr) -> pl.Expr:
 
 def _parse_money(text: pl.Expr) -> pl.Expr:
     compact = text.str.replace_all("R$", "", literal=True).str.replace_all(r"\s", "")
-    # In a value matching _MONEY the decimal separator is a comma exactly when a comma
+    # In a value matching MONEY the decimal separator is a comma exactly when a comma
     # precedes the final digits; every other separator then groups thousands.
     decimal_comma = compact.str.contains(r",[0-9]+$")
     with_point = (
@@ -219,4 +219,4 @@ def _parse_money(text: pl.Expr) -> pl.Expr:
         .otherwise(compact.str.replace_all(",", "", literal=True))
     )
     value = with_point.cast(pl.Float64, strict=False)
-    return pl.when(compact.str.contains(_MONEY) & (value.abs() <= MAX_VALOR)).then(value)
+    return pl.when(compact.str.contains(MONEY) & (value.abs() <= MAX_VALOR)).then(value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -63,14 +64,40 @@ def set_production(session: Session, product: str, record: ModelRecord) -> None:
     session.flush()
 
 
-def production_models(session: Session) -> dict[str, ModelRecord]:
+@dataclass(frozen=True)
+class ModelRef:
+    """What scoring needs to know of a registered model."""
+
+    id: int
+    name: str
+    version: int
+    product: str
+    artifact_path: str
+    sha256: str
+
+
+_MODEL_REF_COLUMNS = (
+    ModelRecord.id,
+    ModelRecord.name,
+    ModelRecord.version,
+    ModelRecord.product,
+    ModelRecord.artifact_path,
+    ModelRecord.sha256,
+)
+# Built once: every online request reads it, and building costs more than running it.
+_PRODUCTION = select(ProductionModel.product, *_MODEL_REF_COLUMNS).join(
+    ModelRecord, ModelRecord.id == ProductionModel.model_id
+)
+
+
+def production_models(session: Session) -> dict[str, ModelRef]:
     """Product → the model scoring it now."""
-    rows = session.execute(
-        select(ProductionModel.product, ModelRecord).join(
-            ModelRecord, ModelRecord.id == ProductionModel.model_id
-        )
-    ).all()
-    return {product: record for product, record in rows}
+    return {
+        product: ModelRef(model_id, name, version, model_product, path, sha256)
+        for product, model_id, name, version, model_product, path, sha256 in session.execute(
+            _PRODUCTION
+        ).tuples()
+    }
 
 
 def get_or_raise(session: Session, model_id: int) -> ModelRecord:
@@ -80,7 +107,7 @@ def get_or_raise(session: Session, model_id: int) -> ModelRecord:
     return record
 
 
-def load(record: ModelRecord) -> ScoringModel:
+def load(record: ModelRecord | ModelRef) -> ScoringModel:
     """The scoring model of ``record``, checked against its recorded checksum (cached)."""
     return _load(record.artifact_path, record.sha256)
 

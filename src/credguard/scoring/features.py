@@ -1,7 +1,8 @@
-"""The nine model features, computed on whole columns of a normalised chunk."""
+"""The nine model features, computed on whole columns (NumPy) of normalised customers."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 import numpy as np
@@ -34,34 +35,56 @@ MONOTONE: dict[str, int] = {
 }
 
 
-def feature_exprs(reference_date: date) -> list[pl.Expr]:
-    """Polars expressions of :data:`FEATURES` over the normalised columns."""
-    reference = pl.lit(reference_date, dtype=pl.Date)
-    purchases = pl.col("total_compras").cast(pl.Float64)
-    on_time = pl.col("total_pagamentos_em_dia").cast(pl.Float64)
-    late = pl.col("total_atrasos").cast(pl.Float64)
+#: Normalised columns the features are computed from.
+INPUT_COLUMNS: tuple[str, ...] = (
+    "data_primeira_compra",
+    "data_ultima_compra",
+    "total_compras",
+    "valor_total_compras",
+    "total_pagamentos_em_dia",
+    "total_atrasos",
+    "maior_atraso",
+)
+_EPOCH = date(1970, 1, 1)
+
+
+def feature_matrix(columns: Mapping[str, np.ndarray], reference_date: date) -> np.ndarray:
+    """Float64 matrix (rows, 9) of :data:`FEATURES` from float columns of :data:`INPUT_COLUMNS`.
+
+    Dates come as days since 1970-01-01; NaN marks a missing value, and stays NaN in the
+    features that use it (the model handles NaN as missing).
+    """
+    reference = float((reference_date - _EPOCH).days)
+    purchases = columns["total_compras"]
+    valor = columns["valor_total_compras"]
+    on_time = columns["total_pagamentos_em_dia"]
+    late = columns["total_atrasos"]
     installments = on_time + late
-    return [
-        (reference - pl.col("data_primeira_compra")).dt.total_days().cast(pl.Float64)
-        .alias("relationship_days"),
-        (reference - pl.col("data_ultima_compra")).dt.total_days().cast(pl.Float64)
-        .alias("days_since_last_purchase"),
-        purchases.alias("total_compras"),
-        pl.col("valor_total_compras").cast(pl.Float64).alias("valor_total_compras"),
-        # No purchase means no ticket: NaN, which the model handles as missing.
-        pl.when(purchases > 0)
-        .then(pl.col("valor_total_compras") / purchases)
-        .otherwise(float("nan"))
-        .alias("ticket_medio"),
-        on_time.alias("total_pagamentos_em_dia"),
-        late.alias("total_atrasos"),
-        pl.when(installments > 0).then(late / installments).otherwise(0.0).alias("late_share"),
-        pl.col("maior_atraso").cast(pl.Float64).alias("maior_atraso"),
-    ]  # fmt: skip
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # No purchase means no ticket: NaN. No installment means no late share: 0.
+        ticket = np.where(purchases > 0, valor / purchases, np.nan)
+        late_share = np.where(installments > 0, late / installments, 0.0)
+    return np.column_stack(
+        [
+            reference - columns["data_primeira_compra"],
+            reference - columns["data_ultima_compra"],
+            purchases,
+            valor,
+            ticket,
+            on_time,
+            late,
+            late_share,
+            columns["maior_atraso"],
+        ]
+    ).astype(np.float64, order="F", copy=False)
 
 
 def build_features(df: pl.DataFrame, reference_date: date) -> np.ndarray:
-    """Float64 matrix (rows, 9) of :data:`FEATURES`; nulls become NaN."""
-    frame = df.select(feature_exprs(reference_date)).fill_null(float("nan"))
-    matrix = frame.to_numpy(order="fortran")
-    return np.asarray(matrix, dtype=np.float64)
+    """:func:`feature_matrix` of a normalised frame's columns (nulls are missing values)."""
+    inputs = df.select(
+        pl.col(name).to_physical().cast(pl.Float64).fill_null(float("nan"))
+        for name in INPUT_COLUMNS
+    )
+    return feature_matrix(
+        {name: inputs.get_column(name).to_numpy() for name in INPUT_COLUMNS}, reference_date
+    )

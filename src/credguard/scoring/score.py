@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -45,6 +46,34 @@ def top_reasons(contributions: np.ndarray, k: int = 3) -> tuple[np.ndarray, np.n
     return order, raised
 
 
+#: Reason code of each feature, then None: the index reasons that lowered risk point at.
+REASON_CODES: tuple[str | None, ...] = (*(FEATURE_REASONS[name] for name in FEATURES), None)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Scores of a feature matrix's rows, as arrays."""
+
+    probability: np.ndarray
+    score: np.ndarray
+    band: np.ndarray  #: 0 (A) … 4 (E)
+    reasons: np.ndarray  #: (rows, 3) indices into REASON_CODES
+
+
+def score_matrix(X: np.ndarray, model: ScoringModel, cutoffs: tuple[int, int, int, int]) -> Scored:
+    """Probability, 0–1000 score, band and top reasons of each row of a feature matrix."""
+    margin, contributions = model.margin_and_contributions(X)
+    prob = model.calibrate(margin)
+    scores = to_score(prob)
+    order, raised = top_reasons(contributions, len(REASON_COLUMNS))
+    return Scored(
+        probability=prob,
+        score=scores,
+        band=band_indices(scores, cutoffs),
+        reasons=np.where(raised, order, len(FEATURES)),
+    )
+
+
 def score_chunk(
     df_valid: pl.DataFrame,
     model: ScoringModel,
@@ -53,24 +82,14 @@ def score_chunk(
     reference_date: date,
 ) -> pl.DataFrame:
     """Score columns aligned with ``df_valid``'s rows (see :data:`SCORE_COLUMNS`)."""
-    X = build_features(df_valid, reference_date)
-    margin, contributions = model.margin_and_contributions(X)
-    prob = model.calibrate(margin)
-    scores = to_score(prob)
-    bands = pl.Series(BANDS).gather(band_indices(scores, cutoffs))
-
-    # Index len(FEATURES) points at a trailing null: reasons that lowered risk become null.
-    codes = pl.Series([FEATURE_REASONS[name] for name in FEATURES] + [None], dtype=pl.String)
-    order, raised = top_reasons(contributions, len(REASON_COLUMNS))
-    picked = np.where(raised, order, len(FEATURES))
-    reasons = [codes.gather(picked[:, i]).alias(c) for i, c in enumerate(REASON_COLUMNS)]
-
+    scored = score_matrix(build_features(df_valid, reference_date), model, cutoffs)
+    codes = pl.Series(REASON_CODES, dtype=pl.String)
     return pl.DataFrame(
         [
-            pl.Series("scoreProbInadimplencia", prob, dtype=pl.Float64),
-            pl.Series("score", scores, dtype=pl.Int64),
-            bands.alias("faixaScore"),
-            *reasons,
+            pl.Series("scoreProbInadimplencia", scored.probability, dtype=pl.Float64),
+            pl.Series("score", scored.score, dtype=pl.Int64),
+            pl.Series("faixaScore", BANDS).gather(scored.band),
+            *(codes.gather(scored.reasons[:, i]).alias(c) for i, c in enumerate(REASON_COLUMNS)),
         ]
     ).with_columns(
         pl.lit(model.name, dtype=pl.String).alias("modelName"),

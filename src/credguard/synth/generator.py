@@ -47,7 +47,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from credguard.customers.contract import EXCLUSION, REQUIRED_COLUMNS, ROW_NUMBER, Exclusion
+from credguard.customers.contract import (
+    EXCLUSION,
+    INTEGER_COLUMNS,
+    REQUIRED_COLUMNS,
+    ROW_NUMBER,
+    Exclusion,
+)
 
 PROB_COLUMN = "prob_inadimplencia_real"
 OUTCOME_COLUMN = "inadimplente"
@@ -106,7 +112,6 @@ _SURNAMES = (
 _PRODUCT_SPELLINGS = {"CARTAO": "Cartão", "EMPRESTIMO": "Empréstimo", "CREDIARIO": "Crediário"}
 _UNSUPPORTED_PRODUCTS = ("SEGURO", "CONSORCIO", "PIX_PARCELADO", "CONSIGNADO")
 _TEXT_IN_NUMBER = ("N/D", "dois", "12a", "sem info")
-_INTEGER_COLUMNS = ("total_compras", "total_pagamentos_em_dia", "total_atrasos", "maior_atraso")
 
 # One defect per dirty row, with the exclusion code validation should give it.
 _DEFECTS: tuple[tuple[str, Exclusion], ...] = (
@@ -439,13 +444,13 @@ def _add_defects(
     columns["valor_total_compras"].scatter(picked, negative)
 
     picked = rows_of("text_in_number")
-    target = rng.integers(0, len(_INTEGER_COLUMNS) + 1, len(picked))
+    target = rng.integers(0, len(INTEGER_COLUMNS) + 1, len(picked))
     texts = pl.Series(_TEXT_IN_NUMBER).gather(rng.integers(0, len(_TEXT_IN_NUMBER), len(picked)))
-    for position, name in enumerate((*_INTEGER_COLUMNS, "valor_total_compras")):
+    for position, name in enumerate((*INTEGER_COLUMNS, "valor_total_compras")):
         columns[name].scatter(picked[target == position], texts.filter(target == position))
 
     picked = rows_of("no_purchases")
-    for name in _INTEGER_COLUMNS:
+    for name in INTEGER_COLUMNS:
         columns[name].scatter(picked, pl.Series(["0"] * len(picked), dtype=pl.String))
     columns["valor_total_compras"].scatter(picked, pl.Series(["0.00"] * len(picked)))
 
@@ -492,7 +497,7 @@ def normalise(df: pl.DataFrame) -> pl.DataFrame:
         pl.col("produto").str.to_uppercase().str.replace_many(["Ã", "É", "Á"], ["A", "E", "A"]),
         day("data_primeira_compra"),
         day("data_ultima_compra"),
-        *(pl.col(name).cast(pl.Int64, strict=False) for name in _INTEGER_COLUMNS),
+        *(pl.col(name).cast(pl.Int64, strict=False) for name in INTEGER_COLUMNS),
         money.alias("valor_total_compras"),
         pl.lit(None, dtype=pl.String).alias(EXCLUSION),
     )

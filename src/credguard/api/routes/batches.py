@@ -13,7 +13,8 @@ from pydantic.alias_generators import to_camel
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from credguard.accounts.tables import Role, User
+from credguard.accounts.auth import Principal
+from credguard.accounts.tables import Role
 from credguard.api.deps import CurrentUser, EngineDep, JobId, SessionDep, SettingsDep, StaffUser
 from credguard.api.errors import responses
 from credguard.batches import export, service
@@ -67,7 +68,7 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC)
 
 
-def _scope(user: User) -> int | None:
+def _scope(user: Principal) -> int | None:
     """The client whose data ``user`` may see; None for staff, who see all."""
     return user.client_id if user.role == Role.ANALYST else None
 

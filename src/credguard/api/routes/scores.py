@@ -1,21 +1,34 @@
-"""Online scoring over HTTP: score one to a thousand customers in the request."""
+"""Online scoring over HTTP: score one to a thousand customers in the request.
+
+The route is ``async``: it checks the body, then queues the request on the group-commit thread
+(:mod:`api.group_commit`), which authenticates, scores and stores concurrent requests together
+in one transaction. The bearer token is checked there with the same code as every other route.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Annotated
 
-import polars as pl
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, FastAPI, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
+from credguard.accounts import auth
 from credguard.accounts.tables import Role
-from credguard.api.deps import CurrentUser, SessionDep, SettingsDep
+from credguard.api.deps import BearerToken
 from credguard.api.errors import responses
+from credguard.api.group_commit import GroupCommit
 from credguard.batches import online
 from credguard.batches import service as batches
-from credguard.errors import InvalidInput
+from credguard.config import Settings
+from credguard.errors import CredGuardError, InvalidInput
 from credguard.scoring.reasons import REASONS
+from credguard.scoring.score import REASON_COLUMNS
 
 router = APIRouter(prefix="/api/v1/scores", tags=["scores"])
 
@@ -65,10 +78,10 @@ class ScoresRead(_Camel):
     results: list[CustomerScoreRead]
 
 
-def _results(rows: pl.DataFrame) -> list[CustomerScoreRead]:
+def _results(rows: list[online.Row]) -> list[CustomerScoreRead]:
     results = []
-    for row in rows.iter_rows(named=True):
-        codes = [row[f"reasonCode{i}"] for i in (1, 2, 3) if row[f"reasonCode{i}"] is not None]
+    for row in rows:
+        codes = [row[column] for column in REASON_COLUMNS if row[column] is not None]
         results.append(
             CustomerScoreRead(
                 row_number=row["rowNumber"],
@@ -86,17 +99,64 @@ def _results(rows: pl.DataFrame) -> list[CustomerScoreRead]:
     return results
 
 
+@dataclass(frozen=True)
+class _Scoring:
+    """One request's work for the group-commit thread."""
+
+    token: str
+    client_id: int | None
+    customers: list[dict[str, Value]]
+
+
+def score_group(
+    session: Session, items: Sequence[_Scoring], *, settings: Settings
+) -> list[ScoresRead | CredGuardError]:
+    """Authenticate each request, find its client, then score and store all that passed."""
+    outcomes: list[ScoresRead | CredGuardError | None] = [None] * len(items)
+    accepted: list[tuple[int, online.OnlineRequest]] = []
+    # An integration sends its requests with one token: read who it is once per group.
+    principals: dict[str, auth.Principal] = {}
+    for position, item in enumerate(items):
+        try:
+            user = principals.get(item.token) or auth.principal_for_bearer(
+                session, item.token, settings
+            )
+            principals[item.token] = user
+            owner = user.client_id if user.role == Role.ANALYST else item.client_id
+            if owner is None:
+                raise InvalidInput("staff scoring names the client: add ?clientId=…")
+            if user.role != Role.ANALYST:
+                batches.require_client(session, owner)
+            accepted.append((position, online.OnlineRequest(item.customers, owner, user.id)))
+        except CredGuardError as refused:
+            outcomes[position] = refused
+    scored = online.score_many(session, settings, [request for _, request in accepted])
+    for (position, _), result in zip(accepted, scored, strict=True):
+        outcomes[position] = ScoresRead(batch_id=result.job_id, results=_results(result.rows))
+    done = [outcome for outcome in outcomes if outcome is not None]
+    assert len(done) == len(items), "every request is answered or refused"
+    return done
+
+
+def install(app: FastAPI, engine: Engine, settings: Settings) -> GroupCommit[_Scoring, ScoresRead]:
+    """The group-commit thread online scoring runs on (stopped by ``close()`` at shutdown)."""
+    scorer: GroupCommit[_Scoring, ScoresRead] = GroupCommit(
+        engine, partial(score_group, settings=settings), name="credguard-online-scoring"
+    )
+    app.state.online_scoring = scorer
+    return scorer
+
+
 @router.post(
     "",
     response_model=ScoresRead,
     response_model_by_alias=True,
     responses=responses(401, 404, 422),
 )
-def score_customers(
+async def score_customers(
     body: ScoreCreate,
-    session: SessionDep,
-    settings: SettingsDep,
-    user: CurrentUser,
+    request: Request,
+    token: BearerToken,
     client_id: Annotated[
         int | None,
         Query(
@@ -108,18 +168,7 @@ def score_customers(
     ] = None,
 ) -> ScoresRead:
     """Score customers now, with the batch path's validation and models; stored as a batch."""
-    owner = user.client_id if user.role == Role.ANALYST else client_id
-    if owner is None:
-        raise InvalidInput("staff scoring names the client: add ?clientId=…")
-    if user.role != Role.ANALYST:
-        batches.require_client(session, owner)
-    scored = online.score(
-        session,
-        settings,
-        [customer.model_dump() for customer in body.customers],
-        client_id=owner,
-        submitted_by=user.id,
+    scorer: GroupCommit[_Scoring, ScoresRead] = request.app.state.online_scoring
+    return await scorer.submit(
+        _Scoring(token, client_id, [customer.model_dump() for customer in body.customers])
     )
-    # Committed before answering: SessionDep's own commit runs only after the response is sent.
-    session.commit()
-    return ScoresRead(batch_id=scored.job.id, results=_results(scored.rows))
