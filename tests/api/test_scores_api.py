@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -160,3 +161,46 @@ def test_online_batches_are_isolated_and_staff_name_the_client(
         http.post(f"/api/v1/batches/{job_id}/cancel", headers=people.analyst.headers).status_code
         == 409
     )
+
+
+def test_concurrent_requests_each_get_their_own_job_or_refusal(
+    server: str, engine: Engine, people: People
+) -> None:
+    """Requests that share a group commit keep their own answers, jobs and rows."""
+    customers = _customers(24, seed=11).to_dicts()
+    senders = [
+        (people.analyst.headers, {}, 200),
+        (people.other_analyst.headers, {}, 200),
+        (people.admin.headers, {"clientId": people.other_client_id}, 200),
+        ({"Authorization": "Bearer cg_not-a-token"}, {}, 401),
+        (people.operator.headers, {}, 422),  # staff must name the client
+        (people.operator.headers, {"clientId": 999_999}, 404),
+    ]
+
+    def mine(index: int) -> list[dict[str, object]]:
+        start = index % 20
+        return customers[start : start + 1 + index % 3]
+
+    def send(index: int) -> tuple[int, httpx.Response]:
+        headers, params, _ = senders[index % len(senders)]
+        with httpx.Client(base_url=server, timeout=30) as client:
+            return index, client.post(
+                "/api/v1/scores", json={"customers": mine(index)}, headers=headers, params=params
+            )
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(send, range(36)))
+
+    job_ids = set()
+    for index, response in answers:
+        expected = senders[index % len(senders)][2]
+        assert response.status_code == expected, (index, response.text)
+        if expected != 200:
+            continue
+        body = response.json()
+        assert [r["rowNumber"] for r in body["results"]] == list(range(1, len(mine(index)) + 1))
+        stored = factories.stored_rows(engine, body["batchId"])
+        for column in ("cpf", "score", "motivoExclusao"):
+            assert stored[column].to_list() == [r[column] for r in body["results"]], column
+        job_ids.add(body["batchId"])
+    assert len(job_ids) == sum(1 for i, _ in answers if senders[i % len(senders)][2] == 200)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from credguard import bootstrap
 from credguard.batches import export
 from credguard.batches.tables import BatchStatus
 from credguard.cli import context
@@ -16,16 +16,26 @@ from credguard.db.base import utcnow
 from credguard.errors import InvalidInput
 from credguard.synth import generator
 
+if TYPE_CHECKING:
+    from credguard.bootstrap import InitReport
+
 
 def init_command() -> None:
     """Migrate the database, create the admin and demo client, train missing default models."""
+    _print_init(_initialise())
+
+
+def _initialise() -> InitReport:
+    # Imported here: training brings LightGBM and scikit-learn (~1.5 s), which no other command
+    # needs at start-up.
+    from credguard import bootstrap
+
     engine, settings = context.engine(check_schema=False), context.settings()
     with context.console.status("initialising") as status:
-        report = bootstrap.initialise(engine, settings, on_step=lambda step: status.update(step))
-    _print_init(report)
+        return bootstrap.initialise(engine, settings, on_step=lambda step: status.update(step))
 
 
-def _print_init(report: bootstrap.InitReport) -> None:
+def _print_init(report: InitReport) -> None:
     if report.admin_password:
         context.console.print(
             f"admin user [bold]{report.admin_email}[/bold] created; its password, shown only once: "
@@ -69,10 +79,8 @@ def demo_command(
     rows: int = typer.Option(10_000, "--rows", min=1, help="Customers in the demo file."),
 ) -> None:
     """Initialise if needed, generate a demo file, score it as a batch job, export the results."""
+    _print_init(_initialise())
     engine, settings = context.engine(check_schema=False), context.settings()
-    with context.console.status("initialising") as status:
-        report = bootstrap.initialise(engine, settings, on_step=lambda step: status.update(step))
-    _print_init(report)
     demo_file = settings.data_dir / "demo" / "clientes-demo.csv"
     frame = generator.generate(
         rows, seed=7, products=settings.products, reference_date=utcnow().date(), dirty_share=0.03

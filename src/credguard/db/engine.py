@@ -126,6 +126,7 @@ class BackgroundCheckpointer:
         if self._thread.is_alive():
             self._thread.join(timeout=10)
         event.remove(self.engine, "connect", _no_autocheckpoint)
+        self.engine.dispose()  # later connections checkpoint by themselves again
         self.checkpoint()
 
     def checkpoint(self) -> None:

@@ -96,7 +96,7 @@ def production_models(session: Session) -> dict[str, ModelRef]:
         product: ModelRef(model_id, name, version, model_product, path, sha256)
         for product, model_id, name, version, model_product, path, sha256 in session.execute(
             _PRODUCTION
-        ).tuples()
+        )
     }
 
 
