@@ -110,11 +110,12 @@ class BackgroundCheckpointer:
     without one (the CLI, ``credguard worker``) keep SQLite's automatic checkpoints.
     """
 
-    def __init__(self, engine: Engine, interval: float = 0.25) -> None:
+    def __init__(self, engine: Engine, interval: float = 1.0) -> None:
         self.engine = engine
         self.interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="credguard-checkpoint", daemon=True)
+        self._connection: sqlite3.Connection | None = None
 
     def start(self) -> None:
         event.listen(self.engine, "connect", _no_autocheckpoint)
@@ -128,13 +129,16 @@ class BackgroundCheckpointer:
         event.remove(self.engine, "connect", _no_autocheckpoint)
         self.engine.dispose()  # later connections checkpoint by themselves again
         self.checkpoint()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     def checkpoint(self) -> None:
-        connection = sqlite3.connect(sqlite_path(self.engine), timeout=1)
-        try:
-            connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        finally:
-            connection.close()
+        if self._connection is None:
+            self._connection = sqlite3.connect(
+                sqlite_path(self.engine), timeout=1, check_same_thread=False
+            )
+        self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from sqlalchemy import Engine
@@ -110,9 +110,9 @@ class _Scoring:
 
 def score_group(
     session: Session, items: Sequence[_Scoring], *, settings: Settings
-) -> list[ScoresRead | CredGuardError]:
+) -> list[bytes | CredGuardError]:
     """Authenticate each request, find its client, then score and store all that passed."""
-    outcomes: list[ScoresRead | CredGuardError | None] = [None] * len(items)
+    outcomes: list[bytes | CredGuardError | None] = [None] * len(items)
     accepted: list[tuple[int, online.OnlineRequest]] = []
     # An integration sends its requests with one token: read who it is once per group.
     principals: dict[str, auth.Principal] = {}
@@ -132,15 +132,21 @@ def score_group(
             outcomes[position] = refused
     scored = online.score_many(session, settings, [request for _, request in accepted])
     for (position, _), result in zip(accepted, scored, strict=True):
-        outcomes[position] = ScoresRead(batch_id=result.job_id, results=_results(result.rows))
+        # Serialised here, once: returned as a model, FastAPI would dump, re-validate and
+        # serialise it again on the event loop.
+        outcomes[position] = (
+            ScoresRead(batch_id=result.job_id, results=_results(result.rows))
+            .model_dump_json(by_alias=True)
+            .encode()
+        )
     done = [outcome for outcome in outcomes if outcome is not None]
     assert len(done) == len(items), "every request is answered or refused"
     return done
 
 
-def install(app: FastAPI, engine: Engine, settings: Settings) -> GroupCommit[_Scoring, ScoresRead]:
+def install(app: FastAPI, engine: Engine, settings: Settings) -> GroupCommit[_Scoring, bytes]:
     """The group-commit thread online scoring runs on (stopped by ``close()`` at shutdown)."""
-    scorer: GroupCommit[_Scoring, ScoresRead] = GroupCommit(
+    scorer: GroupCommit[_Scoring, bytes] = GroupCommit(
         engine, partial(score_group, settings=settings), name="credguard-online-scoring"
     )
     app.state.online_scoring = scorer
@@ -166,9 +172,10 @@ async def score_customers(
             description="Staff only: the client the customers belong to.",
         ),
     ] = None,
-) -> ScoresRead:
+) -> Response:
     """Score customers now, with the batch path's validation and models; stored as a batch."""
-    scorer: GroupCommit[_Scoring, ScoresRead] = request.app.state.online_scoring
-    return await scorer.submit(
+    scorer: GroupCommit[_Scoring, bytes] = request.app.state.online_scoring
+    body_json = await scorer.submit(
         _Scoring(token, client_id, [customer.model_dump() for customer in body.customers])
     )
+    return Response(body_json, media_type="application/json")
