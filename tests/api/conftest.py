@@ -39,6 +39,7 @@ def running_server(settings: Settings, *, worker: bool = True) -> Iterator[str]:
         port=_free_port(),
         log_level="warning",
         server_header=False,
+        proxy_headers=False,  # as `credguard serve` runs it
     )
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)

@@ -185,6 +185,17 @@ def test_block_ip_from_the_cli_answers_403_everywhere(
     _status_within(http, 200, 1.5)
 
 
+@pytest.mark.parametrize("overrides", [{"ip_block_cache_seconds": 0.2}])
+def test_forwarded_for_from_an_untrusted_peer_is_ignored(
+    http: httpx.Client, engine: Engine
+) -> None:
+    with session_scope(engine) as session:
+        security.block(session, "203.0.113.50", expires_in=timedelta(hours=1))
+    time.sleep(0.3)
+    # No proxy is configured: the loopback peer is the client, whatever the header says.
+    assert http.get("/health", headers={"X-Forwarded-For": "203.0.113.50"}).status_code == 200
+
+
 @pytest.mark.parametrize(
     "overrides", [{"trusted_proxies": ["127.0.0.1"], "ip_block_cache_seconds": 0.2}]
 )

@@ -41,6 +41,9 @@ def serve_command(
         host=host or settings.host,
         port=port or settings.port,
         server_header=False,
+        # X-Forwarded-For is CredGuard's to judge (CREDGUARD_TRUSTED_PROXIES); uvicorn's own
+        # rewriting would believe any loopback peer.
+        proxy_headers=False,
         access_log=False,  # CredGuard writes its own access.log (combined format)
         log_level=settings.log_level.lower(),
     )
