@@ -1,4 +1,4 @@
-"""``credguard serve --workers 2``: several processes on one port, each scoring and storing."""
+"""``credguard serve --workers 2``: processes sharing one port, each scoring and storing."""
 
 from __future__ import annotations
 
@@ -63,9 +63,17 @@ def test_two_processes_serve_one_port_and_every_request_is_stored_once(
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             answers = list(pool.map(score, range(40)))
+
+        # One process dying takes the service down as a whole, for systemd to restart it.
+        children = psutil.Process(server.pid).children()
+        children[0].kill()
+        assert server.wait(timeout=60) != 0
+        psutil.wait_procs(children, timeout=30)
+        assert not any(child.is_running() for child in children)
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=60)
 
     assert [a.status_code for a in answers] == [200] * 40
     job_ids = {a.json()["batchId"] for a in answers}

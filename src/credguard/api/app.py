@@ -8,7 +8,6 @@ default) a job worker runs in a thread of the same process.
 from __future__ import annotations
 
 import gc
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,19 +20,9 @@ from credguard.api.routes import auth as auth_routes
 from credguard.api.routes import batches, health
 from credguard.api.routes import scores as score_routes
 from credguard.batches import worker as batch_worker
-from credguard.config import Settings, get_settings
+from credguard.config import Settings
 from credguard.db import migrate
 from credguard.db.engine import BackgroundCheckpointer, get_engine, is_sqlite
-
-#: Set by ``credguard serve`` for its processes: "1" when each runs a job worker.
-WORKER_ENV = "CREDGUARD_SERVE_JOB_WORKER"
-
-
-def app_for_process() -> FastAPI:
-    """The app of one of several ``credguard serve`` processes (uvicorn's factory)."""
-    settings = get_settings()
-    logs.configure(settings.log_level, log_dir=settings.resolved_log_dir)
-    return create_app(settings, worker=os.environ.get(WORKER_ENV, "1") == "1")
 
 
 def create_app(settings: Settings, *, worker: bool = True) -> FastAPI:

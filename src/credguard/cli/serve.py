@@ -1,8 +1,20 @@
-"""``credguard serve``: the HTTP API, with a job worker in the same process by default."""
+"""``credguard serve``: the HTTP API, with a job worker in the same process by default.
+
+With ``--workers N`` the command supervises N copies of itself, each listening on the same
+port through its own ``SO_REUSEPORT`` socket, so the kernel spreads connections across them.
+(uvicorn's own multi-process mode shares one socket, and the first process to wake accepts a
+whole burst of connections: a benchmark at 16 connections then ran on one core of two.) If
+one process dies the others are stopped and the command fails, for systemd to restart it.
+"""
 
 from __future__ import annotations
 
-import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from types import FrameType
 
 import typer
 
@@ -17,29 +29,38 @@ def serve_command(
     workers: int | None = typer.Option(
         None, min=1, max=64, help="Server processes (default CREDGUARD_WORKERS)."
     ),
+    reuse_port: bool = typer.Option(
+        False, "--reuse-port", hidden=True, help="Share the port with sibling processes."
+    ),
 ) -> None:
     """Serve the HTTP API (and process batch jobs unless --no-worker)."""
-    import uvicorn
-
-    from credguard.api.app import WORKER_ENV, create_app
-
     settings = context.settings()
     logs.configure(settings.log_level, log_dir=settings.resolved_log_dir)
+    host, port = host or settings.host, port or settings.port
     processes = workers or settings.workers
-    # Checked here, once, so a bad schema or key stops the command before any process starts.
-    app = create_app(settings, worker=worker)
-    if processes > 1 and settings.rate_limit_per_minute and not settings.redis_url:
-        context.err_console.print(
-            f"warning: {processes} processes count rate limits separately (each allows"
-            f" {settings.rate_limit_per_minute}/min); set CREDGUARD_REDIS_URL to share them"
-        )
-    os.environ[WORKER_ENV] = "1" if worker else "0"
-    uvicorn.run(
-        app if processes == 1 else "credguard.api.app:app_for_process",
-        factory=processes > 1,
-        workers=processes,
-        host=host or settings.host,
-        port=port or settings.port,
+    if processes > 1:
+        from credguard.accounts import auth
+
+        # What create_app checks, checked once here: a bad schema or key stops the command
+        # before any process starts (the supervisor itself stays small: it serves nothing).
+        context.engine()
+        auth.secret_key(settings)
+        if settings.rate_limit_per_minute and not settings.redis_url:
+            context.err_console.print(
+                f"warning: {processes} processes count rate limits separately (each allows"
+                f" {settings.rate_limit_per_minute}/min); set CREDGUARD_REDIS_URL to share them"
+            )
+        args = ["--host", host, "--port", str(port), "--workers", "1", "--reuse-port"]
+        raise typer.Exit(_supervise(processes, [*args, "--worker" if worker else "--no-worker"]))
+
+    import uvicorn
+
+    from credguard.api.app import create_app
+
+    config = uvicorn.Config(
+        create_app(settings, worker=worker),
+        host=host,
+        port=port,
         server_header=False,
         # X-Forwarded-For is CredGuard's to judge (CREDGUARD_TRUSTED_PROXIES); uvicorn's own
         # rewriting would believe any loopback peer.
@@ -47,6 +68,49 @@ def serve_command(
         access_log=False,  # CredGuard writes its own access.log (combined format)
         log_level=settings.log_level.lower(),
     )
+    server = uvicorn.Server(config)
+    server.run(sockets=[_shared_socket(host, port)] if reuse_port else None)
+
+
+def _shared_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    return sock
+
+
+def _supervise(processes: int, args: list[str]) -> int:
+    """Run ``processes`` servers until a signal stops them or one of them dies."""
+    command = [sys.executable, "-m", "credguard", "serve", *args]
+    children = [subprocess.Popen(command) for _ in range(processes)]
+    stopping = False
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    failed = 0
+    while not stopping and not failed:
+        for child in children:
+            code = child.poll()
+            if code is not None:
+                context.err_console.print(f"a server process exited ({code}); stopping the others")
+                failed = code or 1
+        time.sleep(0.2)
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return failed
 
 
 def register(root: typer.Typer) -> None:
