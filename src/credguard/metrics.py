@@ -42,6 +42,9 @@ BATCH_ROWS_PER_SECOND = Histogram(
     buckets=(100, 500, 1_000, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000),
 )
 UNMATCHED_ROUTE = "<unmatched>"
+#: Set (to a directory) by ``credguard serve --workers N`` for its processes: prometheus_client
+#: then keeps every process's values in files there, and ``/metrics`` adds them up.
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:

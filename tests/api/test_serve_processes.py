@@ -64,6 +64,17 @@ def test_two_processes_serve_one_port_and_every_request_is_stored_once(
         with ThreadPoolExecutor(max_workers=8) as pool:
             answers = list(pool.map(score, range(40)))
 
+        # /metrics adds up both processes, whichever of them answers the scrape.
+        for _ in range(4):
+            text = httpx.get(f"{base}/metrics", timeout=10).text
+            counts = [
+                line
+                for line in text.splitlines()
+                if line.startswith("credguard_http_request_duration_seconds_count")
+                and 'route="/api/v1/scores"' in line
+            ]
+            assert len(counts) == 1 and float(counts[0].rsplit(" ", 1)[1]) == 40, counts
+
         # One process dying takes the service down as a whole, for systemd to restart it.
         children = psutil.Process(server.pid).children()
         children[0].kill()

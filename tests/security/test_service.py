@@ -15,7 +15,7 @@ from credguard.db.base import utcnow
 from credguard.db.engine import session_scope
 from credguard.errors import InvalidInput, NotFound
 from credguard.security import service as security
-from credguard.security.tables import IpBlock, LoginAttempt
+from credguard.security.tables import IpBlock, LoginAttempt, LoginOutcome
 
 EMAIL = "ana@loja.test"
 
@@ -36,7 +36,11 @@ def _attempts(engine: Engine, *outcomes: tuple[datetime, bool], email: str = EMA
         for when, succeeded in outcomes:
             session.add(
                 LoginAttempt(
-                    email=email, client_ip="198.51.100.9", succeeded=succeeded, created_at=when
+                    email=email,
+                    client_ip="198.51.100.9",
+                    succeeded=succeeded,
+                    outcome=LoginOutcome.SUCCEEDED if succeeded else LoginOutcome.FAILED,
+                    created_at=when,
                 )
             )
 
@@ -113,15 +117,40 @@ def test_authenticate_records_every_attempt(
         assert user.email == EMAIL
     with session_scope(engine) as session:
         rows = session.execute(
-            select(LoginAttempt.email, LoginAttempt.client_ip, LoginAttempt.succeeded).order_by(
-                LoginAttempt.id
-            )
+            select(
+                LoginAttempt.email,
+                LoginAttempt.client_ip,
+                LoginAttempt.succeeded,
+                LoginAttempt.outcome,
+            ).order_by(LoginAttempt.id)
         ).all()
     assert [tuple(row) for row in rows] == [
-        (EMAIL, "198.51.100.9", False),
-        ("nobody@loja.test", "198.51.100.9", False),
-        (EMAIL, "2001:db8::1", True),
+        (EMAIL, "198.51.100.9", False, "failed"),
+        ("nobody@loja.test", "198.51.100.9", False, "failed"),
+        (EMAIL, "2001:db8::1", True, "succeeded"),
     ]
+
+
+def test_throttled_attempts_are_recorded_and_never_lengthen_the_wait(
+    engine: Engine, throttled: Settings
+) -> None:
+    now = _now()
+    _attempts(engine, *[(now, False)] * 6)  # 6 failures: an 8 s wait
+    waits = []
+    for _ in range(4):
+        with pytest.raises(security.LoginThrottled) as refused, session_scope(engine) as session:
+            security.authenticate(
+                session, engine, EMAIL, "anything", client_ip="203.0.113.7", settings=throttled
+            )
+        waits.append(refused.value.retry_after)
+    assert all(0 < wait <= 8 for wait in waits) and waits == sorted(waits, reverse=True)
+    with session_scope(engine) as session:
+        recorded = session.execute(
+            select(LoginAttempt.client_ip, LoginAttempt.outcome).where(
+                LoginAttempt.outcome == LoginOutcome.THROTTLED
+            )
+        ).all()
+    assert [tuple(row) for row in recorded] == [("203.0.113.7", "throttled")] * 4
 
 
 def test_throttled_login_is_refused_before_the_password_is_checked(
@@ -134,8 +163,9 @@ def test_throttled_login_is_refused_before_the_password_is_checked(
             session, engine, "ghost@loja.test", "x", client_ip="1.2.3.4", settings=throttled
         )
     assert refused.value.status == 429 and refused.value.retry_after == 1
-    with session_scope(engine) as session:  # the refused attempt is not counted as a failure
-        assert len(session.scalars(select(LoginAttempt)).all()) == 3
+    with session_scope(engine) as session:  # recorded as throttled, not as a failure
+        outcomes = session.scalars(select(LoginAttempt.outcome).order_by(LoginAttempt.id)).all()
+    assert outcomes == ["failed"] * 3 + ["throttled"]
 
 
 class Clock:

@@ -5,22 +5,28 @@ durations and rows per second, Python process figures) followed by gauges this a
 scrape time: database connections in use against the pool's maximum, and the queue depth.
 
 ``/metrics`` is neither authenticated nor rate limited: in production nginx must let only the
-monitoring network reach it. With several uvicorn workers each process answers for itself.
+monitoring network reach it. Under ``credguard serve --workers N`` the request and batch
+metrics are the sum over all N processes (prometheus_client's multiprocess mode: each process
+writes its values to files in a directory the supervisor owns); the pool gauges are those of
+the process that answered.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 from sqlalchemy.pool import QueuePool
 
 from credguard.batches.tables import BatchJob, BatchStatus
+from credguard.metrics import MULTIPROCESS_ENV
 
 
 class DatabaseCollector(Collector):
@@ -60,11 +66,20 @@ class DatabaseCollector(Collector):
 router = APIRouter()
 
 
+def _service_registry() -> CollectorRegistry:
+    """This process's metrics, or, under ``credguard serve --workers N``, all N processes'."""
+    if not os.environ.get(MULTIPROCESS_ENV):
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
+
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
-    """Prometheus text format: process-wide metrics, then this app's database gauges."""
+    """Prometheus text format: the service's metrics, then this app's database gauges."""
     app_registry: CollectorRegistry = request.app.state.metrics_registry
-    body = generate_latest(REGISTRY) + generate_latest(app_registry)
+    body = generate_latest(_service_registry()) + generate_latest(app_registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 

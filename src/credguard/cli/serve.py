@@ -5,14 +5,17 @@ port through its own ``SO_REUSEPORT`` socket, so the kernel spreads connections 
 (uvicorn's own multi-process mode shares one socket, and the first process to wake accepts a
 whole burst of connections: a benchmark at 16 connections then ran on one core of two.) If
 one process dies the others are stopped and the command fails, for systemd to restart it.
+``/metrics`` adds up the processes' request and batch metrics (see :mod:`api.observability`).
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from types import FrameType
 
@@ -20,6 +23,7 @@ import typer
 
 from credguard import logs
 from credguard.cli import context
+from credguard.metrics import MULTIPROCESS_ENV
 
 
 def serve_command(
@@ -84,8 +88,13 @@ def _shared_socket(host: str, port: int) -> socket.socket:
 
 def _supervise(processes: int, args: list[str]) -> int:
     """Run ``processes`` servers until a signal stops them or one of them dies."""
-    command = [sys.executable, "-m", "credguard", "serve", *args]
-    children = [subprocess.Popen(command) for _ in range(processes)]
+    with tempfile.TemporaryDirectory(prefix="credguard-metrics-") as metrics_dir:
+        env = {**os.environ, MULTIPROCESS_ENV: metrics_dir}
+        return _run_children(processes, [sys.executable, "-m", "credguard", "serve", *args], env)
+
+
+def _run_children(processes: int, command: list[str], env: dict[str, str]) -> int:
+    children = [subprocess.Popen(command, env=env) for _ in range(processes)]
     stopping = False
 
     def stop(signum: int, _frame: FrameType | None) -> None:

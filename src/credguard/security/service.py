@@ -33,7 +33,7 @@ from credguard.db.base import utcnow
 from credguard.db.engine import session_scope
 from credguard.errors import CredGuardError, InvalidInput, NotFound
 from credguard.security.network import Address, Network, parse_address
-from credguard.security.tables import IpBlock, LoginAttempt
+from credguard.security.tables import IpBlock, LoginAttempt, LoginOutcome
 
 log = structlog.get_logger(__name__)
 
@@ -61,9 +61,15 @@ def login_retry_after(
     """Seconds this account must still wait before its next login attempt, or None."""
     now = now or utcnow()
     since = now - timedelta(minutes=settings.login_window_minutes)
+    # Throttled attempts never reached a password check: they neither count nor reset, so
+    # knocking while throttled does not lengthen the wait (never a permanent lock).
     recent = session.execute(
         select(LoginAttempt.succeeded, LoginAttempt.created_at)
-        .where(LoginAttempt.email == accounts.email_key(email), LoginAttempt.created_at >= since)
+        .where(
+            LoginAttempt.email == accounts.email_key(email),
+            LoginAttempt.created_at >= since,
+            LoginAttempt.outcome != LoginOutcome.THROTTLED,
+        )
         .order_by(LoginAttempt.created_at.desc(), LoginAttempt.id.desc())
         .limit(_RECENT_ATTEMPTS)
     ).all()
@@ -79,10 +85,13 @@ def login_retry_after(
     return math.ceil(wait) if wait > 0 else None
 
 
-def record_login(session: Session, email: str, client_ip: str, *, succeeded: bool) -> None:
+def record_login(session: Session, email: str, client_ip: str, outcome: LoginOutcome) -> None:
     session.add(
         LoginAttempt(
-            email=accounts.email_key(email)[:254], client_ip=client_ip[:45], succeeded=succeeded
+            email=accounts.email_key(email)[:254],
+            client_ip=client_ip[:45],
+            succeeded=outcome == LoginOutcome.SUCCEEDED,
+            outcome=outcome,
         )
     )
     session.flush()
@@ -97,21 +106,23 @@ def authenticate(
     client_ip: str,
     settings: Settings,
 ) -> User:
-    """:func:`auth.authenticate` behind the account's throttle, every password check recorded.
+    """:func:`auth.authenticate` behind the account's throttle, every attempt recorded.
 
-    A failure is recorded in a transaction of its own: the request's is rolled back with the
-    401 it answers, and the record must outlive it.
+    A refusal is recorded in a transaction of its own: the request's is rolled back with the
+    401 or 429 it answers, and the record must outlive it.
     """
     retry_after = login_retry_after(session, email, settings)
     if retry_after is not None:
+        with session_scope(engine) as audit:
+            record_login(audit, email, client_ip, LoginOutcome.THROTTLED)
         raise LoginThrottled(retry_after)
     try:
         user = auth.authenticate(session, email, password)
     except auth.NotAuthenticated:
         with session_scope(engine) as audit:
-            record_login(audit, email, client_ip, succeeded=False)
+            record_login(audit, email, client_ip, LoginOutcome.FAILED)
         raise
-    record_login(session, email, client_ip, succeeded=True)
+    record_login(session, email, client_ip, LoginOutcome.SUCCEEDED)
     return user
 
 

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Boolean, DateTime, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from credguard.db.base import Base, utcnow
+
+
+class LoginOutcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  #: wrong e-mail or password
+    THROTTLED = "throttled"  #: refused with 429 before any password check
 
 
 class LoginAttempt(Base):
@@ -23,6 +30,9 @@ class LoginAttempt(Base):
     email: Mapped[str] = mapped_column(String(254))
     client_ip: Mapped[str] = mapped_column("clientIp", String(45))
     succeeded: Mapped[bool] = mapped_column(Boolean)
+    outcome: Mapped[str] = mapped_column(
+        String(16), default=LoginOutcome.FAILED, server_default=LoginOutcome.FAILED.value
+    )
     created_at: Mapped[datetime] = mapped_column("createdAt", DateTime, default=utcnow)
 
 
