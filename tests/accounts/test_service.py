@@ -187,3 +187,18 @@ def test_api_tokens_revoked_and_last_used(engine: Engine, settings: Settings) ->
             session, accounts.get_user_or_raise(session, "op@credguard.test")
         )
     assert {t.name: t.revoked_at is not None for t in tokens} == {"erp": True, "bi": False}
+
+
+def test_a_refused_token_is_not_marked_used(engine: Engine, settings: Settings) -> None:
+    """Even when the refusal is caught and the transaction commits (as online scoring does)."""
+    make_user(engine, "op@credguard.test")
+    plain, token_id = api_token(engine, "op@credguard.test")
+    with session_scope(engine) as session:
+        accounts.update_user(
+            session, accounts.get_user_or_raise(session, "op@credguard.test"), is_active=False
+        )
+    with session_scope(engine) as session, pytest.raises(auth.NotAuthenticated):
+        auth.principal_for_bearer(session, plain, settings)
+    with session_scope(engine) as session:
+        record = session.get(ApiToken, token_id)
+        assert record is not None and record.last_used_at is None

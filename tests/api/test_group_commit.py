@@ -72,24 +72,31 @@ def test_concurrent_items_are_grouped_and_each_gets_its_own_outcome(engine: Engi
     assert {name: ids[name] for name in names if not name.startswith("bad")} == stored
 
 
-def test_a_failing_group_is_rolled_back_and_every_item_hears_of_it(engine: Engine) -> None:
-    handler = Recorder()
+def test_an_unforeseen_failure_fails_only_its_own_item(engine: Engine) -> None:
+    release = threading.Event()
+    handler = Recorder(first_group_waits=release)
     committer: GroupCommit[str, int] = GroupCommit(engine, handler, name="test-group")
 
     async def scenario() -> list[int | BaseException]:
-        return await asyncio.gather(
-            *(committer.submit(name) for name in ("a", "b", "crash")), return_exceptions=True
-        )
+        first = asyncio.create_task(committer.submit("first"))
+        await asyncio.sleep(0.05)
+        rest = [asyncio.create_task(committer.submit(name)) for name in ("a", "crash", "b")]
+        await asyncio.sleep(0.05)
+        release.set()
+        return await asyncio.gather(first, *rest, return_exceptions=True)
 
     try:
-        outcomes = asyncio.run(scenario())
-        assert all(isinstance(outcome, RuntimeError) for outcome in outcomes)
-        assert client_names(engine) == set(), "nothing of the failed group was committed"
-        # The thread survives a failed group.
+        first, a, crash, b = asyncio.run(scenario())
+        # The group ["a", "crash", "b"] failed and was rolled back, then ran item by item.
+        assert handler.groups[1] == ["a", "crash", "b"]
+        assert handler.groups[2:] == [["a"], ["crash"], ["b"]]
+        assert isinstance(crash, RuntimeError)
+        assert all(isinstance(outcome, int) for outcome in (first, a, b))
+        # The thread survives.
         assert isinstance(asyncio.run(committer.submit("after")), int)
     finally:
         committer.close()
-    assert client_names(engine) == {"after"}
+    assert client_names(engine) == {"first", "a", "b", "after"}
 
 
 def test_close_finishes_what_was_queued(engine: Engine) -> None:
@@ -103,6 +110,8 @@ def test_close_finishes_what_was_queued(engine: Engine) -> None:
     committer.close()
     assert committer._thread is not None and not committer._thread.is_alive()
     assert client_names(engine) == {"queued"}
+    with pytest.raises(RuntimeError, match="shut down"):
+        asyncio.run(scenario())
 
 
 @pytest.mark.parametrize("wrong_count", [0, 2])

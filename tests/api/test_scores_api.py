@@ -111,6 +111,14 @@ def test_request_size_and_shape_are_validated(http: httpx.Client, people: People
         headers=people.analyst.headers,
     )
     assert typo.status_code == 422
+    # A lone surrogate is valid JSON but no database can store it: refused, never a 500.
+    surrogate = http.post(
+        "/api/v1/scores",
+        content=b'{"customers": [{"cpf": "52998224725", "nome": "Ana \\ud800"}]}',
+        headers={**people.analyst.headers, "Content-Type": "application/json"},
+    )
+    assert surrogate.status_code == 422, surrogate.text
+    assert surrogate.json()["errors"][0]["field"] == "customers.0.nome"
     assert http.post("/api/v1/scores", json={"customers": one}).status_code == 401
 
 

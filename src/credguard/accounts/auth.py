@@ -168,7 +168,7 @@ def principal_for_bearer(session: Session, token: str, settings: Settings) -> Pr
     row: Any = None  # a Row of _PRINCIPAL_COLUMNS (and the token's columns), or None
     if token.startswith(API_TOKEN_PREFIX):
         row = session.execute(_BY_API_TOKEN, {"digest": _digest(token)}).one_or_none()
-        if row is not None:
+        if row is not None and row.is_active:  # a refused request is no use of the token
             _touch(session, row.token_id, row.last_used_at)
     else:
         user_id = _user_id_from_access_token(token, settings)

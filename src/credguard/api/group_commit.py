@@ -9,8 +9,10 @@ Under no load a group is one item and nothing waits; under load groups grow by t
 and the per-request cost of the commit and the hop shrinks with them.
 
 ``handler`` returns one outcome per item, in order: a result, or the exception that item
-alone raised (a 401 for one request must not fail its neighbours). An exception escaping
-``handler`` fails the whole group, whose transaction is rolled back.
+alone raised (a 401 for one request must not fail its neighbours); the commit follows. An
+exception escaping ``handler`` rolls the group back, and its items are run again one by one,
+so an unforeseen failure of one request still fails only that request. ``handler`` must
+therefore leave the commit to this module.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import contextlib
 import queue
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import structlog
@@ -50,30 +53,35 @@ class GroupCommit(Generic[Item, Result]):
         self._queue: queue.SimpleQueue[_Queued[Item, Result] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._closed = False
 
     async def submit(self, item: Item) -> Result:
         """The item's outcome: its result, or the exception raised for it."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Result] = loop.create_future()
-        self._ensure_started()
+        self._ensure_running()
         self._queue.put((item, loop, future))
         return await future
 
     def close(self, timeout: float = 30) -> None:
-        """Finish what is queued, then stop the thread."""
-        thread = self._thread
-        if thread is not None:
+        """Finish what is queued, then stop the thread; later submissions are refused."""
+        with self._start_lock:
+            self._closed = True
+            thread = self._thread
+        if thread is not None and thread.is_alive():
             self._queue.put(None)
             thread.join(timeout)
 
-    def _ensure_started(self) -> None:
-        if self._thread is not None:
+    def _ensure_running(self) -> None:
+        thread = self._thread
+        if thread is not None and thread.is_alive():
             return
         with self._start_lock:
-            if self._thread is None:
-                thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-                thread.start()
-                self._thread = thread
+            if self._closed:
+                raise RuntimeError(f"{self.name} is shut down")
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
 
     def _run(self) -> None:
         while True:
@@ -96,18 +104,47 @@ class GroupCommit(Generic[Item, Result]):
                 return
 
     def _run_group(self, group: list[_Queued[Item, Result]]) -> None:
-        outcomes: Sequence[Result | BaseException]
+        """Settle every future of ``group``, whatever happens."""
+        outcomes: Sequence[Result | BaseException] = []
+        try:
+            together = self._outcomes([item for item, _, _ in group])
+            if not isinstance(together, _GroupFailed):
+                outcomes = together
+            elif len(group) == 1:
+                outcomes = [together.error]
+            else:
+                # Nothing was committed: each item again, alone, so that one bad item fails
+                # only its own request.
+                outcomes = [self._alone(item) for item, _, _ in group]
+        except BaseException as exc:  # never leave a request waiting for ever
+            outcomes = [RuntimeError(f"{self.name} failed: {exc!r}") for _ in group]
+            raise
+        finally:
+            for (_, loop, future), outcome in zip(group, outcomes, strict=False):
+                with contextlib.suppress(RuntimeError):  # that request's event loop is gone
+                    loop.call_soon_threadsafe(_settle, future, outcome)
+
+    def _alone(self, item: Item) -> Result | BaseException:
+        outcomes = self._outcomes([item])
+        return outcomes.error if isinstance(outcomes, _GroupFailed) else outcomes[0]
+
+    def _outcomes(self, items: list[Item]) -> Sequence[Result | BaseException] | _GroupFailed:
         try:
             with session_scope(self.engine) as session:
-                outcomes = self.handler(session, [item for item, _, _ in group])
-            if len(outcomes) != len(group):
-                raise RuntimeError(f"{self.name}: {len(outcomes)} outcomes for {len(group)} items")
-        except Exception as exc:  # the whole group failed; each request reports it
-            log.exception("group failed", group=self.name, size=len(group))
-            outcomes = [exc] * len(group)
-        for (_, loop, future), outcome in zip(group, outcomes, strict=True):
-            with contextlib.suppress(RuntimeError):  # that request's event loop is gone
-                loop.call_soon_threadsafe(_settle, future, outcome)
+                outcomes = self.handler(session, items)
+                if len(outcomes) != len(items):  # checked before the commit
+                    raise RuntimeError(
+                        f"{self.name}: {len(outcomes)} outcomes for {len(items)} items"
+                    )
+            return outcomes
+        except Exception as exc:  # rolled back: nothing of this group was stored
+            log.exception("group failed", group=self.name, size=len(items))
+            return _GroupFailed(exc)
+
+
+@dataclass(frozen=True)
+class _GroupFailed:
+    error: Exception
 
 
 def _settle(future: asyncio.Future[Result], outcome: Result | BaseException) -> None:

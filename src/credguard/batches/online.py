@@ -6,9 +6,9 @@ in ``customer_scores`` like a batch's rows. Only the route differs: a request ho
 customers and must answer in milliseconds, so they are validated one by one by
 :mod:`customers.record` (tested to give exactly what the vectorised path gives) instead of by
 Polars, whose fixed cost per call is ~12 ms, and scored by :func:`scoring.score.score_matrix`
-on NumPy arrays. A job and its rows are committed in one transaction, so a job is never
-seen without its rows (concurrent requests share one transaction: see ``api.group_commit``); it is born ``completed`` and has no file behind it
-(``storagePath`` is empty), so it cannot be reprocessed.
+on NumPy arrays. A job and its rows are committed in one transaction, so a job is never seen
+without its rows (concurrent requests share one: see ``api.group_commit``); it is born
+``completed`` and has no file behind it (``storagePath`` is empty), so it cannot be reprocessed.
 """
 
 from __future__ import annotations
@@ -123,8 +123,8 @@ def score_many(
 ) -> list[OnlineScores]:
     """Validate, score and store each request as its own completed job, in one transaction.
 
-    All jobs pin the production models of this moment. Commits: the jobs and their rows become
-    visible together, before anyone is answered.
+    All jobs pin the production models of this moment. Flushes only: the caller's commit makes
+    the jobs and their rows visible together, before anyone is answered.
     """
     if not requests:
         return []
@@ -188,19 +188,6 @@ def score_many(
         for row in rows
     ]
     session.execute(insert(_SCORES_TABLE), stored)
-    session.commit()
     return [
         OnlineScores(job_id=job.id, rows=rows) for job, rows in zip(jobs, all_rows, strict=True)
     ]
-
-
-def score(
-    session: Session,
-    settings: Settings,
-    customers: Sequence[Mapping[str, Value]],
-    *,
-    client_id: int,
-    submitted_by: int | None = None,
-) -> OnlineScores:
-    """:func:`score_many` for one request."""
-    return score_many(session, settings, [OnlineRequest(customers, client_id, submitted_by)])[0]

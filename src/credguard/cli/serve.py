@@ -94,31 +94,38 @@ def _supervise(processes: int, args: list[str]) -> int:
 
 
 def _run_children(processes: int, command: list[str], env: dict[str, str]) -> int:
-    children = [subprocess.Popen(command, env=env) for _ in range(processes)]
     stopping = False
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
 
+    # Before any child exists: a signal during start-up must still stop every child.
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    children: list[subprocess.Popen[bytes]] = []
     failed = 0
-    while not stopping and not failed:
+    try:
+        for _ in range(processes):
+            children.append(subprocess.Popen(command, env=env))
+        while not stopping and not failed:
+            for child in children:
+                code = child.poll()
+                if code is not None:
+                    context.err_console.print(
+                        f"a server process exited ({code}); stopping the others"
+                    )
+                    failed = code or 1
+            time.sleep(0.2)
+    finally:
         for child in children:
-            code = child.poll()
-            if code is not None:
-                context.err_console.print(f"a server process exited ({code}); stopping the others")
-                failed = code or 1
-        time.sleep(0.2)
-    for child in children:
-        if child.poll() is None:
-            child.terminate()
-    for child in children:
-        try:
-            child.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            child.kill()
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                child.kill()
     return failed
 
 

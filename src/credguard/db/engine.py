@@ -116,6 +116,7 @@ class BackgroundCheckpointer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="credguard-checkpoint", daemon=True)
         self._connection: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
 
     def start(self) -> None:
         event.listen(self.engine, "connect", _no_autocheckpoint)
@@ -128,24 +129,30 @@ class BackgroundCheckpointer:
             self._thread.join(timeout=10)
         event.remove(self.engine, "connect", _no_autocheckpoint)
         self.engine.dispose()  # later connections checkpoint by themselves again
-        self.checkpoint()
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        self._round()  # what the last requests wrote
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
 
     def checkpoint(self) -> None:
-        if self._connection is None:
-            self._connection = sqlite3.connect(
-                sqlite_path(self.engine), timeout=1, check_same_thread=False
-            )
-        self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        """Copy the log into the database now (PASSIVE: as far as readers allow)."""
+        with self._lock:  # one connection, used by one thread at a time
+            if self._connection is None:
+                self._connection = sqlite3.connect(
+                    sqlite_path(self.engine), timeout=1, check_same_thread=False
+                )
+            self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _round(self) -> None:
+        try:
+            self.checkpoint()
+        except sqlite3.Error as exc:  # busy or briefly unavailable: the next round retries
+            log.warning("WAL checkpoint failed", error=str(exc))
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            try:
-                self.checkpoint()
-            except sqlite3.Error as exc:  # busy or briefly unavailable: the next round retries
-                log.warning("WAL checkpoint failed", error=str(exc))
+            self._round()
 
 
 def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:

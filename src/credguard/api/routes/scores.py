@@ -13,7 +13,7 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -50,6 +50,17 @@ class Customer(BaseModel):
     total_pagamentos_em_dia: Value = None
     total_atrasos: Value = None
     maior_atraso: Value = None
+
+    @field_validator("*")
+    @classmethod
+    def _storable_text(cls, value: Value) -> Value:
+        # JSON may carry lone surrogates ("\ud800"), which no database column can store.
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("text must be valid Unicode") from None
+        return value
 
 
 class ScoreCreate(BaseModel):
