@@ -151,6 +151,9 @@ class Principal:
     email: str
     role: str
     client_id: int | None
+    #: The API token used, and when it was last noted as used (None for access tokens).
+    token_id: int | None = None
+    token_last_used_at: datetime | None = None
 
 
 _PRINCIPAL_COLUMNS = (User.id, User.email, User.role, User.client_id, User.is_active)
@@ -163,24 +166,39 @@ _BY_API_TOKEN = (
 _BY_USER_ID = select(*_PRINCIPAL_COLUMNS).where(User.id == bindparam("user_id"))
 
 
-def principal_for_bearer(session: Session, token: str, settings: Settings) -> Principal:
-    """The active user a bearer token (access or API token) stands for: one indexed query."""
+def principal_for_bearer(
+    session: Session, token: str, settings: Settings, *, note_use: bool = True
+) -> Principal:
+    """The active user a bearer token (access or API token) stands for: one indexed query.
+
+    An API token's use is noted at once unless ``note_use`` is False; the caller then calls
+    :func:`note_token_use` itself, when it is ready to write.
+    """
     row: Any = None  # a Row of _PRINCIPAL_COLUMNS (and the token's columns), or None
+    token_id = last_used_at = None
     if token.startswith(API_TOKEN_PREFIX):
         row = session.execute(_BY_API_TOKEN, {"digest": _digest(token)}).one_or_none()
-        if row is not None and row.is_active:  # a refused request is no use of the token
-            _touch(session, row.token_id, row.last_used_at)
+        if row is not None:
+            token_id, last_used_at = row.token_id, row.last_used_at
     else:
         user_id = _user_id_from_access_token(token, settings)
         if user_id is not None:
             row = session.execute(_BY_USER_ID, {"user_id": user_id}).one_or_none()
-    if row is None or not row.is_active:
+    if row is None or not row.is_active:  # a refused request is no use of the token
         raise NotAuthenticated("missing, invalid or expired credentials")
-    return Principal(id=row.id, email=row.email, role=row.role, client_id=row.client_id)
+    principal = Principal(row.id, row.email, row.role, row.client_id, token_id, last_used_at)
+    if note_use:
+        note_token_use(session, principal)
+    return principal
 
 
-def _touch(session: Session, token_id: int, last_used_at: datetime | None) -> None:
+def note_token_use(session: Session, principal: Principal) -> None:
     """Note the token's use, to the minute: a busy integration must not write on every request."""
+    if principal.token_id is None:
+        return
     now = utcnow()
-    if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION:
-        session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+    last = principal.token_last_used_at
+    if last is None or now - last >= LAST_USED_RESOLUTION:
+        session.execute(
+            update(ApiToken).where(ApiToken.id == principal.token_id).values(last_used_at=now)
+        )

@@ -9,10 +9,10 @@ Under no load a group is one item and nothing waits; under load groups grow by t
 and the per-request cost of the commit and the hop shrinks with them.
 
 ``handler`` returns one outcome per item, in order: a result, or the exception that item
-alone raised (a 401 for one request must not fail its neighbours); the commit follows. An
-exception escaping ``handler`` rolls the group back, and its items are run again one by one,
-so an unforeseen failure of one request still fails only that request. ``handler`` must
-therefore leave the commit to this module.
+alone raised (a 401 for one request must not fail its neighbours). It may commit, as its very
+last step: an exception escaping ``handler`` rolls the group back, and its items are run again
+one by one, so an unforeseen failure of one request still fails only that request; whatever
+follows a commit must not be able to fail. Anything left uncommitted is committed here.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -42,14 +42,6 @@ _SCORES_TABLE = Base.metadata.tables[CustomerScore.__tablename__]
 
 Value = str | int | float | None
 Row = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class OnlineScores:
-    """The stored job's id and its rows (``rowNumber`` 1… in request order, scores filled)."""
-
-    job_id: int
-    rows: list[Row]
 
 
 def _as_text(value: Value) -> str | None:
@@ -118,16 +110,20 @@ class OnlineRequest:
             raise InvalidInput(f"send between 1 and {MAX_CUSTOMERS} customers")
 
 
-def score_many(
-    session: Session, settings: Settings, requests: Sequence[OnlineRequest]
-) -> list[OnlineScores]:
-    """Validate, score and store each request as its own completed job, in one transaction.
+@dataclass(frozen=True)
+class Prepared:
+    """Requests validated and scored, their jobs built, nothing written yet."""
 
-    All jobs pin the production models of this moment. Flushes only: the caller's commit makes
-    the jobs and their rows visible together, before anyone is answered.
+    jobs: list[BatchJob]
+    rows: list[list[Row]]  #: per job, its rows (rowNumber 1…, score columns filled)
+    created_at: datetime
+
+
+def prepare(session: Session, settings: Settings, requests: Sequence[OnlineRequest]) -> Prepared:
+    """Validate and score each request as its own job, reading only (production models).
+
+    All jobs pin the production models of this moment; :func:`store` writes them.
     """
-    if not requests:
-        return []
     now = utcnow()
     jobs: list[BatchJob] = []
     pinned: dict[str, ScoringModel] = {}
@@ -160,34 +156,43 @@ def score_many(
         all_rows.append(
             [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
         )
-    # Scored together: one NumPy pass per product for the whole group.
-    reference_date = jobs[0].reference_date
-    assert reference_date is not None
-    score_records(
-        [row for rows in all_rows for row in rows],
-        pinned,
-        settings=settings,
-        reference_date=reference_date,
-    )
+    if jobs:
+        # Scored together: one NumPy pass per product for the whole group.
+        reference_date = jobs[0].reference_date
+        assert reference_date is not None
+        score_records(
+            [row for rows in all_rows for row in rows],
+            pinned,
+            settings=settings,
+            reference_date=reference_date,
+        )
     finished = utcnow()
     for job, rows in zip(jobs, all_rows, strict=True):
         job.rows_excluded = sum(row[EXCLUSION] is not None for row in rows)
         job.rows_scored = len(rows) - job.rows_excluded
         job.finished_at = finished
-    session.add_all(jobs)
+    return Prepared(jobs=jobs, rows=all_rows, created_at=now)
+
+
+def store(session: Session, prepared: Prepared) -> list[int]:
+    """Write the prepared jobs and their rows (flushed; the caller commits); the job ids."""
+    if not prepared.jobs:
+        return []
+    session.add_all(prepared.jobs)
     session.flush()
-    stored = [
-        {
-            "batchJobId": job.id,
-            "clientId": job.client_id,
-            **row,
-            "dataProcessamento": now,
-            "createdAt": now,
-        }
-        for job, rows in zip(jobs, all_rows, strict=True)
-        for row in rows
-    ]
-    session.execute(insert(_SCORES_TABLE), stored)
-    return [
-        OnlineScores(job_id=job.id, rows=rows) for job, rows in zip(jobs, all_rows, strict=True)
-    ]
+    now = prepared.created_at
+    session.execute(
+        insert(_SCORES_TABLE),
+        [
+            {
+                "batchJobId": job.id,
+                "clientId": job.client_id,
+                **row,
+                "dataProcessamento": now,
+                "createdAt": now,
+            }
+            for job, rows in zip(prepared.jobs, prepared.rows, strict=True)
+            for row in rows
+        ],
+    )
+    return [job.id for job in prepared.jobs]

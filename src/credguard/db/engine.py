@@ -6,6 +6,8 @@ share the file; MariaDB/MySQL connections allow ``LOAD DATA LOCAL INFILE`` for b
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 import weakref
@@ -98,6 +100,27 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def write_lock(engine: Engine) -> Iterator[None]:
+    """Wait for a turn to write to a SQLite database, shared by every process using it.
+
+    SQLite lets one writer in at a time and makes the others retry after sleeping 1, 2, 5, 10 …
+    ms, so two busy processes stall each other for tens of milliseconds. Waiting on a file lock
+    instead wakes the next writer as soon as the turn is free. Take it before the transaction's
+    first write and keep it until the commit; writing before it (while holding SQLite's lock)
+    could deadlock with a process holding it. Other databases lock rows: no turn is taken.
+    """
+    if not is_sqlite(engine):
+        yield
+        return
+    fd = os.open(f"{sqlite_path(engine)}.write-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 class BackgroundCheckpointer:

@@ -13,7 +13,7 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from pydantic.alias_generators import to_camel
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -26,6 +26,7 @@ from credguard.api.group_commit import GroupCommit
 from credguard.batches import online
 from credguard.batches import service as batches
 from credguard.config import Settings
+from credguard.db.engine import write_lock
 from credguard.errors import CredGuardError, InvalidInput
 from credguard.scoring.reasons import REASONS
 from credguard.scoring.score import REASON_COLUMNS
@@ -84,6 +85,9 @@ class CustomerScoreRead(_Camel):
     model_version: str | None
 
 
+_RESULTS = TypeAdapter(list[CustomerScoreRead])
+
+
 class ScoresRead(_Camel):
     batch_id: int
     results: list[CustomerScoreRead]
@@ -122,7 +126,12 @@ class _Scoring:
 def score_group(
     session: Session, items: Sequence[_Scoring], *, settings: Settings
 ) -> list[bytes | CredGuardError]:
-    """Authenticate each request, find its client, then score and store all that passed."""
+    """Authenticate each request, find its client, then score and store all that passed.
+
+    Everything that can fail happens before the first write: reads, validation, scoring and the
+    answers' JSON. The writes then take the database's write turn only for as long as the
+    inserts and the commit last, and nothing can fail after the commit.
+    """
     outcomes: list[bytes | CredGuardError | None] = [None] * len(items)
     accepted: list[tuple[int, online.OnlineRequest]] = []
     # An integration sends its requests with one token: read who it is once per group.
@@ -130,7 +139,7 @@ def score_group(
     for position, item in enumerate(items):
         try:
             user = principals.get(item.token) or auth.principal_for_bearer(
-                session, item.token, settings
+                session, item.token, settings, note_use=False
             )
             principals[item.token] = user
             owner = user.client_id if user.role == Role.ANALYST else item.client_id
@@ -141,15 +150,17 @@ def score_group(
             accepted.append((position, online.OnlineRequest(item.customers, owner, user.id)))
         except CredGuardError as refused:
             outcomes[position] = refused
-    scored = online.score_many(session, settings, [request for _, request in accepted])
-    for (position, _), result in zip(accepted, scored, strict=True):
-        # Serialised here, once: returned as a model, FastAPI would dump, re-validate and
-        # serialise it again on the event loop.
-        outcomes[position] = (
-            ScoresRead(batch_id=result.job_id, results=_results(result.rows))
-            .model_dump_json(by_alias=True)
-            .encode()
-        )
+    prepared = online.prepare(session, settings, [request for _, request in accepted])
+    # Serialised here, once: returned as a model, FastAPI would dump, re-validate and
+    # serialise it again on the event loop.
+    results = [_RESULTS.dump_json(_results(rows), by_alias=True) for rows in prepared.rows]
+    with write_lock(session.get_bind().engine):
+        for principal in principals.values():
+            auth.note_token_use(session, principal)
+        job_ids = online.store(session, prepared)
+        session.commit()
+    for (position, _), job_id, body in zip(accepted, job_ids, results, strict=True):
+        outcomes[position] = b'{"batchId":%d,"results":%s}' % (job_id, body)
     done = [outcome for outcome in outcomes if outcome is not None]
     assert len(done) == len(items), "every request is answered or refused"
     return done
