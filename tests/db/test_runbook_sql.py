@@ -7,7 +7,11 @@ account instead of ``-u credguard -p``).
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,10 +26,14 @@ from credguard.bureau.tables import BureauCacheEntry
 from credguard.config import Settings
 from credguard.db.base import utcnow
 from credguard.db.engine import session_scope
+from credguard.ml.artifact import ModelArtifact
+from credguard.scoring.features import FEATURES
+from credguard.scoring.model import ScoringModel
 from tests import factories
 from tests.conftest import mariadb_engine
 
 pytestmark = pytest.mark.mariadb
+ROOT = Path(__file__).resolve().parents[2]
 
 STUCK_JOBS = """SELECT id, status, createdAt, fileName 
 FROM batch_jobs 
@@ -225,3 +233,49 @@ def test_retraining_export_writes_scored_rows_of_six_months(
     ).filter(pl.col("motivoExclusao").is_null())
     assert len(data) == stored.height
     assert all(0.0 < float(row[-1]) < 1.0 for row in data)
+
+
+def test_retraining_steps_1_and_2_as_the_runbook_runs_them(
+    engine: Engine, filled: dict[str, int], tmp_path: Path
+) -> None:
+    """Export with the runbook's ``mysql -e … > file``, then the system's python3 train_model.py."""
+    export = tmp_path / "training_data.csv"
+    with export.open("w") as handle:
+        subprocess.run(
+            ["mysql", *_client_args(engine), str(engine.url.database), "-e", TRAINING_EXPORT],
+            stdout=handle,
+            check=True,
+        )
+    python3 = shutil.which("python3") or sys.executable
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CREDGUARD_")}
+    env["CREDGUARD_ENV_FILE"] = str(tmp_path / "absent.env")
+    result = subprocess.run(
+        [
+            python3,
+            "train_model.py",
+            "--input",
+            str(export),
+            "--output",
+            str(tmp_path / "new_model.pkl"),
+            "--product",
+            "CARTAO",
+        ],
+        cwd=ROOT / "ml_training",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "probabilities, not observed defaults" in result.stderr
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["label"] == "probability" and metrics["product"] == "CARTAO"
+    cartao = pl.concat(
+        [factories.stored_rows(engine, filled[job]) for job in ("recent", "old")]
+    ).filter(pl.col("motivoExclusao").is_null() & (pl.col("produto") == "CARTAO"))
+    assert metrics["n_train"] + metrics["n_holdout"] == cartao.height
+    assert metrics["auc"] > 0.6 and 0 < metrics["brier"] < 0.25
+    assert [band["band"] for band in metrics["calibration_by_band"]] == list("ABCDE")
+    assert set(metrics["reference"]["features"]) == set(FEATURES)
+    model = ScoringModel(ModelArtifact.load(tmp_path / "new_model.pkl"))  # JSON, not a pickle
+    assert model.product == "CARTAO"

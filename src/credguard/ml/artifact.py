@@ -92,7 +92,7 @@ class ModelArtifact:
     steps: dict[str, StepFunction]  # per feature, in `features` order
     intercept: float  # margin of the trees that split nothing
     calibration: tuple[float, float]  # Platt (a, b): p = sigmoid(a·margin + b)
-    metrics: dict[str, float]
+    metrics: dict[str, Any]  # numbers, the label kind, calibration by band
     score_reference: Distribution  # 0–1000 score of the training population
     feature_reference: dict[str, Distribution]
     params: dict[str, Any] = field(default_factory=dict)  # LightGBM parameters (JSON values)
@@ -180,7 +180,7 @@ class ModelArtifact:
             steps=steps,
             intercept=float(raw["intercept"]),
             calibration=(float(raw["calibration"]["a"]), float(raw["calibration"]["b"])),
-            metrics={str(k): float(v) for k, v in raw["metrics"].items()},
+            metrics={str(k): v for k, v in raw["metrics"].items()},
             score_reference=_distribution(reference["score"]),
             feature_reference={str(k): _distribution(v) for k, v in reference["features"].items()},
             params=dict(raw.get("params", {})),

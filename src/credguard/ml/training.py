@@ -8,10 +8,12 @@ here, bench/batch_scoring.py), and reason codes are exact.
 
 from __future__ import annotations
 
+import json
 import time
 import zlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
@@ -19,10 +21,12 @@ import numpy as np
 from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
 from sklearn.model_selection import train_test_split
 
+from credguard.config import DEFAULT_CUTOFFS
+from credguard.errors import InvalidInput
 from credguard.ml.artifact import Distribution, ModelArtifact, StepFunction
 from credguard.scoring.features import FEATURES, MONOTONE, build_features
 from credguard.scoring.model import ScoringModel
-from credguard.scoring.score import to_score
+from credguard.scoring.score import BANDS, band_indices, to_score
 
 #: LightGBM parameters of the default models (num_threads and seed are added per call).
 #: 150 trees × 7 leaves at 0.08: each tree is a ≤7-step function of one feature. Measured on
@@ -45,12 +49,16 @@ HOLDOUT_SHARE = 0.25
 
 
 def split_holdout(
-    y: np.ndarray, *, holdout_share: float = HOLDOUT_SHARE, seed: int = 0
+    y: np.ndarray, *, holdout_share: float = HOLDOUT_SHARE, seed: int = 0, stratify: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified (train, hold-out) row indices, deterministic for a seed."""
+    """(train, hold-out) row indices, stratified by outcome, deterministic for a seed."""
     rows = np.arange(len(y))
     train, holdout = train_test_split(
-        rows, test_size=holdout_share, stratify=y, random_state=seed, shuffle=True
+        rows,
+        test_size=holdout_share,
+        stratify=y if stratify else None,
+        random_state=seed,
+        shuffle=True,
     )
     return np.sort(train), np.sort(holdout)
 
@@ -68,17 +76,24 @@ def train_model(
     num_boost_round: int = DEFAULT_ROUNDS,
     params: Mapping[str, Any] | None = None,
     created_at: datetime | None = None,
+    cutoffs: tuple[int, int, int, int] = DEFAULT_CUTOFFS,
 ) -> ModelArtifact:
-    """Train, calibrate, evaluate and tabulate the model of one product."""
+    """Train, calibrate, evaluate and tabulate the model of one product.
+
+    ``y`` holds observed 0/1 outcomes, or probabilities in [0, 1] (trained with LightGBM's
+    cross-entropy objective, evaluated as expectations: see :func:`evaluate`).
+    """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != len(FEATURES) or len(y) != len(X):
         raise ValueError(f"expected X (rows, {len(FEATURES)}) and y (rows,), got {X.shape}")
-    if not np.isin(y, (0.0, 1.0)).all() or y.min() == y.max():
-        raise ValueError("y must hold 0/1 outcomes of both kinds")
-    train, holdout = split_holdout(y, seed=seed)
+    if not ((y >= 0.0) & (y <= 1.0)).all() or y.min() == y.max():
+        raise ValueError("y must hold outcomes (0/1) or probabilities in [0, 1], not all equal")
+    binary = bool(np.isin(y, (0.0, 1.0)).all())
+    train, holdout = split_holdout(y, seed=seed, stratify=binary)
     full_params = {
         **DEFAULT_PARAMS,
+        "objective": "binary" if binary else "cross_entropy",
         **(params or {}),
         "monotone_constraints": [MONOTONE[f] for f in FEATURES],
         "interaction_constraints": [[i] for i in range(len(FEATURES))],
@@ -115,11 +130,14 @@ def train_model(
     calibration = platt(scorer.margin(X[holdout]), y[holdout])
     calibrated = ModelArtifact(**{**draft.__dict__, "calibration": calibration})
     scorer = ScoringModel(calibrated)
-    metrics = evaluate(y[holdout], scorer.predict_proba(X[holdout]))
+    holdout_prob = scorer.predict_proba(X[holdout])
+    metrics: dict[str, Any] = evaluate(y[holdout], holdout_prob)
     metrics.update(
         n_train=float(len(train)),
         n_holdout=float(len(holdout)),
         default_rate=float(y.mean()),
+        label="outcome" if binary else "probability",
+        calibration_by_band=calibration_by_band(y[holdout], holdout_prob, cutoffs),
     )
     return ModelArtifact(
         **{
@@ -225,17 +243,48 @@ def platt(margin: np.ndarray, y: np.ndarray, *, iterations: int = 50) -> tuple[f
 
 
 def evaluate(y: np.ndarray, prob: np.ndarray) -> dict[str, float]:
-    """AUC, Gini, KS, Brier score, mean predicted and observed default rate."""
-    auc = float(roc_auc_score(y, prob))
-    fpr, tpr, _ = roc_curve(y, prob)
+    """AUC, Gini, KS, Brier score, mean predicted and observed default rate.
+
+    With probability labels each row counts as a default with weight ``y`` and as a good
+    customer with weight ``1 - y``: the figures are what outcomes drawn from those
+    probabilities would give on average.
+    """
+    weight = None
+    if not np.isin(y, (0.0, 1.0)).all():
+        soft = y
+        y = np.concatenate([np.ones(len(soft)), np.zeros(len(soft))])
+        prob = np.concatenate([prob, prob])
+        weight = np.concatenate([soft, 1.0 - soft])
+    auc = float(roc_auc_score(y, prob, sample_weight=weight))
+    fpr, tpr, _ = roc_curve(y, prob, sample_weight=weight)
     return {
         "auc": auc,
         "gini": 2.0 * auc - 1.0,
         "ks": float(np.max(tpr - fpr)),
-        "brier": float(brier_score_loss(y, prob)),
-        "mean_predicted": float(np.mean(prob)),
-        "observed_default_rate": float(np.mean(y)),
+        "brier": float(brier_score_loss(y, prob, sample_weight=weight)),
+        "mean_predicted": float(np.average(prob, weights=weight)),
+        "observed_default_rate": float(np.average(y, weights=weight)),
     }
+
+
+def calibration_by_band(
+    y: np.ndarray, prob: np.ndarray, cutoffs: tuple[int, int, int, int]
+) -> list[dict[str, Any]]:
+    """Per band A–E: customers, mean predicted and observed default rate (mean label)."""
+    bands = band_indices(to_score(prob), cutoffs)
+    rows = []
+    for index, band in enumerate(BANDS):
+        mask = bands == index
+        count = int(mask.sum())
+        rows.append(
+            {
+                "band": band,
+                "n": count,
+                "mean_predicted": float(prob[mask].mean()) if count else None,
+                "observed": float(y[mask].mean()) if count else None,
+            }
+        )
+    return rows
 
 
 def default_model_name(product: str) -> str:
@@ -277,3 +326,65 @@ def train_default_models(
         artifact.metrics["training_seconds"] = time.perf_counter() - started
         artifacts.append(artifact)
     return artifacts
+
+
+PROBABILITY_LABEL_WARNING = (
+    "the labels are probabilities, not observed defaults: the model learns the previous "
+    "model's opinion (the runbook exports scoreProbInadimplencia); train on observed outcomes "
+    "to learn from what happened"
+)
+
+
+def train_file(
+    path: Path,
+    output: Path,
+    *,
+    product: str,
+    label: str = "label",
+    reference_date: date | None = None,
+    cutoffs: tuple[int, int, int, int] = DEFAULT_CUTOFFS,
+    threads: int = 2,
+    seed: int = 0,
+) -> tuple[ModelArtifact, dict[str, Any]]:
+    """Train ``product``'s model on a training file; write it and ``metrics.json`` beside it.
+
+    The model file is CredGuard's JSON artefact whatever ``output``'s extension (the runbook
+    names it ``new_model.pkl``): no pickle is ever written or read. Returns the artefact and
+    what ``metrics.json`` holds.
+    """
+    from credguard.ml import dataset  # Polars and the CSV contract: not needed to score
+
+    started = time.perf_counter()
+    data = dataset.load_training_data(
+        path, product=product, label=label, reference_date=reference_date
+    )
+    if len(data.y) < 200:
+        raise InvalidInput(
+            f"only {len(data.y)} usable rows of {product}: too few to train and hold some out"
+        )
+    artifact = train_model(
+        data.X, data.y, product=product, name=f"{product.lower()}_candidate", version=0,
+        reference_date=data.reference_date, num_threads=threads, seed=seed, cutoffs=cutoffs,
+    )  # fmt: skip
+    artifact.metrics["training_seconds"] = time.perf_counter() - started
+    warnings = [PROBABILITY_LABEL_WARNING] if data.probability_labels else []
+    metrics = {
+        "product": product,
+        "input": str(path),
+        "reference_date": data.reference_date.isoformat(),
+        "rows_read": data.rows_read,
+        "rows_dropped": data.rows_dropped,
+        **artifact.metrics,
+        "reference": artifact.to_dict()["reference"],
+        "warnings": warnings,
+    }
+    output.parent.mkdir(parents=True, exist_ok=True)
+    artifact.save(output)
+    (output.parent / METRICS_FILE).write_text(
+        json.dumps(metrics, indent=2, ensure_ascii=False, allow_nan=False) + "\n", "utf-8"
+    )
+    return artifact, metrics
+
+
+#: Written beside every trained model; the runbook's register step reads it.
+METRICS_FILE = "metrics.json"
