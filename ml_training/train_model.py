@@ -4,64 +4,11 @@
     cd /opt/credguard/ml_training
     python3 train_model.py --input /tmp/training_data.csv --output /tmp/new_model.pkl --product CARTAO
 
-It is ``credguard models train`` (see ``credguard models train --help``). The runbook runs the
-system's ``python3``, which does not have CredGuard installed: this script then re-runs itself
-with the project's own Python, found at ``$CREDGUARD_PYTHON``, or in the ``.venv`` beside this
-folder (``/opt/credguard/.venv`` when deployed by docs/deploy.md), or in the checkout's ``.venv``.
-The service's settings are read from ``$CREDGUARD_ENV_FILE`` (default
-``/etc/credguard/credguard.env``) when readable, for variables not already set.
+It is ``credguard models train`` (see ``credguard models train --help``), run in CredGuard's own
+environment whatever ``python3`` starts it (see ``_runbook.py``).
 """
 
-from __future__ import annotations
-
-import os
-import sys
-from pathlib import Path
-
-_REEXEC = "CREDGUARD_TRAINING_REEXEC"
-
-
-def _project_python() -> str | None:
-    here = Path(os.path.abspath(__file__)).parent  # a symlinked folder keeps its own path
-    candidates = [
-        os.environ.get("CREDGUARD_PYTHON"),
-        str(here.parent / ".venv" / "bin" / "python"),
-        str(Path(os.path.realpath(__file__)).parent.parent / ".venv" / "bin" / "python"),
-    ]
-    return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
-
-
-def _load_env_file() -> None:
-    path = Path(os.environ.get("CREDGUARD_ENV_FILE", "/etc/credguard/credguard.env"))
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return
-    for line in lines:
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            os.environ.setdefault(key.strip(), value.strip().strip('"').strip("'"))
-
-
-def main() -> None:
-    try:
-        import credguard  # noqa: F401
-    except ImportError:
-        python = _project_python()
-        if python is None or os.environ.get(_REEXEC):
-            sys.exit(
-                "train_model.py: CredGuard is not installed for this Python and no project "
-                "environment was found; set CREDGUARD_PYTHON to the Python of CredGuard's venv"
-            )
-        os.environ[_REEXEC] = "1"
-        os.execv(python, [python, os.path.abspath(__file__), *sys.argv[1:]])
-    _load_env_file()
-    from credguard.cli.main import run
-
-    sys.argv = ["credguard", "models", "train", *sys.argv[1:]]
-    run()
-
+from _runbook import run_credguard
 
 if __name__ == "__main__":
-    main()
+    run_credguard(__file__, "models", "train")

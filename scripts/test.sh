@@ -21,6 +21,6 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
 
-.venv/bin/ruff check src tests bench
+.venv/bin/ruff check src tests bench ml_training
 .venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"

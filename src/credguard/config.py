@@ -44,6 +44,24 @@ class Settings(BaseSettings):
         description="Per product, the lowest score of bands A, B, C, D (JSON).",
     )
     worker_threads: int = Field(2, ge=1, description="Threads LightGBM uses to train models.")
+    promotion_auc_tolerance: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="A candidate's hold-out AUC may be this much below production's.",
+    )
+    promotion_ks_tolerance: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="A candidate's hold-out KS may be this much below production's.",
+    )
+    promotion_calibration_tolerance: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Largest gap between predicted and observed default rate in a band (100+ customers).",
+    )
     chunk_size: int = Field(100_000, ge=100, description="Rows per committed chunk of a batch job.")
     lease_timeout_seconds: float = Field(
         60.0, gt=0, description="A job whose heartbeat is older than this is taken over."

@@ -84,6 +84,28 @@ ROUTES: dict[tuple[str, str], dict[str, set[int]]] = {
     ("GET", "/api/v1/batches/{job_id}"): READ_JOB,
     ("GET", "/api/v1/batches/{job_id}/results"): READ_JOB,
     ("POST", "/api/v1/batches/{job_id}/reprocess"): STAFF_ON_JOB,
+    ("GET", "/api/v1/models"): {
+        ANON: {401},
+        OTHER: {403},
+        OWNER: {403},
+        OPERATOR: {200},
+        ADMIN: {200},
+    },
+    # No body: 422 for the admin, who may; the others are refused before the body is read.
+    ("POST", "/api/v1/models/promote"): {
+        ANON: {401},
+        OTHER: {403},
+        OWNER: {403},
+        OPERATOR: {403},
+        ADMIN: {422},
+    },
+    ("POST", "/api/v1/models/rollback"): {
+        ANON: {401},
+        OTHER: {403},
+        OWNER: {403},
+        OPERATOR: {403},
+        ADMIN: {422},
+    },
 }
 
 

@@ -18,6 +18,7 @@ from credguard.accounts import auth
 from credguard.api import errors, middleware, observability
 from credguard.api.routes import auth as auth_routes
 from credguard.api.routes import batches, health
+from credguard.api.routes import models as model_routes
 from credguard.api.routes import scores as score_routes
 from credguard.batches import worker as batch_worker
 from credguard.config import Settings
@@ -64,6 +65,12 @@ def create_app(settings: Settings, *, worker: bool = True) -> FastAPI:
     observability.install(app, engine)
     # Any route may meet the middleware: a blocked address (403) or a rate limit (429).
     everywhere = errors.responses(403, 429)
-    for router in (health.router, auth_routes.router, batches.router, score_routes.router):
+    for router in (
+        health.router,
+        auth_routes.router,
+        batches.router,
+        score_routes.router,
+        model_routes.router,
+    ):
         app.include_router(router, responses=everywhere)
     return app

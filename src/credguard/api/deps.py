@@ -105,5 +105,15 @@ async def staff_user(user: CurrentUser) -> Principal:
 
 StaffUser = Annotated[Principal, Depends(staff_user)]
 
+
+async def admin_user(user: CurrentUser) -> Principal:
+    """Admins only."""
+    if user.role != Role.ADMIN:
+        raise Forbidden("this action is for CredGuard admins")
+    return user
+
+
+AdminUser = Annotated[Principal, Depends(admin_user)]
+
 #: A row id in a path: positive and within the database's INT range.
 JobId = Annotated[int, Path(ge=1, le=2_147_483_647, description="Batch job id.")]

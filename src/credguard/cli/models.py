@@ -1,7 +1,8 @@
-"""``credguard models …``: train models on exported data (more of the lifecycle comes later)."""
+"""``credguard models …``: train, register, list, promote and roll back models."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -9,9 +10,10 @@ import typer
 from rich.table import Table
 
 from credguard.cli import context
+from credguard.db.engine import session_scope
 from credguard.errors import InvalidInput
 
-app = typer.Typer(help="Models: train.", no_args_is_help=True)
+app = typer.Typer(help="Models: train, register, list, promote, rollback.", no_args_is_help=True)
 
 
 def _reference_date(text: str | None) -> date | None:
@@ -87,3 +89,105 @@ def train_command(
         )
     context.console.print(bands)
     context.console.print(f"model: {output}\nmetrics: {output.parent / training.METRICS_FILE}")
+
+
+@app.command("register")
+def register_command(
+    model: Path = typer.Option(..., "--model", help="A model file `models train` wrote."),
+    name: str = typer.Option(..., "--name", help="Name to register it under, e.g. fa_12_v2."),
+    metrics: Path | None = typer.Option(
+        None, "--metrics", help="Its metrics.json (default: the one beside the model)."
+    ),
+) -> None:
+    """Register a trained model (a new version of NAME); it scores nothing until promoted."""
+    from credguard.ml import promotion, training
+
+    settings = context.settings()
+    if metrics is None and (model.parent / training.METRICS_FILE).is_file():
+        metrics = model.parent / training.METRICS_FILE
+    with session_scope(context.engine()) as session:
+        record = promotion.register_file(
+            session, model, name=name, settings=settings, metrics_path=metrics
+        )
+        label = f"{record.name} v{record.version} ({record.product}, id {record.id})"
+    context.console.print(f"registered {label}; promote it with `credguard models promote`")
+
+
+@app.command("list")
+def list_command() -> None:
+    """Registered models, which one scores each product, and the latest changes."""
+    from sqlalchemy import select
+
+    from credguard.ml import promotion
+    from credguard.ml.tables import ModelRecord, ProductionModel
+
+    with session_scope(context.engine()) as session:
+        production = {row.model_id for row in session.scalars(select(ProductionModel))}
+        records = session.scalars(select(ModelRecord).order_by(ModelRecord.id)).all()
+        table = Table("id", "name", "version", "product", "AUC", "KS", "in production")
+        for record in records:
+            figures = json.loads(record.metrics or "{}")
+            table.add_row(
+                str(record.id),
+                record.name,
+                str(record.version),
+                record.product,
+                f"{figures['auc']:.3f}" if "auc" in figures else "-",
+                f"{figures['ks']:.3f}" if "ks" in figures else "-",
+                "yes" if record.id in production else "",
+            )
+        changes = Table("when (UTC)", "product", "action", "to model id", "by", "reason")
+        for change in promotion.history(session)[:10]:
+            changes.add_row(
+                f"{change.created_at:%Y-%m-%d %H:%M}",
+                change.product,
+                change.action + (" (forced)" if change.forced else ""),
+                str(change.to_model_id),
+                str(change.promoted_by or "-"),
+                change.reason,
+            )
+    context.console.print(table)
+    context.console.print(changes)
+
+
+@app.command("promote")
+def promote_command(
+    name: str = typer.Argument(..., metavar="NAME", help="Registered model name."),
+    product: str = typer.Option(..., "--product"),
+    reason: str = typer.Option(..., "--reason", help="Why (kept in the history)."),
+    version: int | None = typer.Option(None, "--version", help="Default: the latest."),
+    force: bool = typer.Option(False, "--force", help="Promote despite failed quality gates."),
+) -> None:
+    """Make a registered model score its product (the API's POST /api/v1/models/promote)."""
+    from credguard.ml import promotion
+
+    settings = context.settings()
+    with session_scope(context.engine()) as session:
+        change = promotion.promote(
+            session,
+            settings,
+            product=product.strip().upper(),
+            model_name=name,
+            version=version,
+            reason=reason,
+            user_id=None,
+            force=force,
+        )
+        message = f"{change.product}: now {change.to_model.name} v{change.to_model.version}"
+    context.console.print(message)
+
+
+@app.command("rollback")
+def rollback_command(
+    product: str = typer.Option(..., "--product"),
+    reason: str = typer.Option(..., "--reason", help="Why (kept in the history)."),
+) -> None:
+    """Return a product to the model that scored it before the last change."""
+    from credguard.ml import promotion
+
+    with session_scope(context.engine()) as session:
+        change = promotion.rollback(
+            session, product=product.strip().upper(), reason=reason, user_id=None
+        )
+        message = f"{change.product}: back to {change.to_model.name} v{change.to_model.version}"
+    context.console.print(message)

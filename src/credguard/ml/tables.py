@@ -1,10 +1,10 @@
-"""ORM mapping of ``models`` (every trained model) and ``production_models`` (one per product)."""
+"""ORM mapping of ``models``, ``production_models`` (one per product) and ``model_promotions``."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from credguard.db.base import Base, utcnow
@@ -34,3 +34,22 @@ class ProductionModel(Base):
     product: Mapped[str] = mapped_column(String(40), primary_key=True)
     model_id: Mapped[int] = mapped_column("modelId", ForeignKey("models.id"))
     promoted_at: Mapped[datetime] = mapped_column("promotedAt", DateTime, default=utcnow)
+
+
+class ModelPromotion(Base):
+    """One change of a product's production model: who, when, why, from which to which."""
+
+    __tablename__ = "model_promotions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    product: Mapped[str] = mapped_column(String(40), index=True)
+    action: Mapped[str] = mapped_column(String(16))  # promote | rollback
+    from_model_id: Mapped[int | None] = mapped_column(
+        "fromModelId", ForeignKey("models.id"), default=None
+    )
+    to_model_id: Mapped[int] = mapped_column("toModelId", ForeignKey("models.id"))
+    reason: Mapped[str] = mapped_column(String(500))
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    promoted_by: Mapped[int | None] = mapped_column("promotedBy", ForeignKey("users.id"))
+    gates: Mapped[str | None] = mapped_column(Text, default=None)  # JSON: the checks and figures
+    created_at: Mapped[datetime] = mapped_column("createdAt", DateTime, default=utcnow)
