@@ -57,13 +57,13 @@ class BatchRead(BaseModel):
             rows_excluded=job.rows_excluded,
             error=job.error,
             models=json.loads(job.models) if job.models else None,
-            created_at=_utc(job.created_at),
-            started_at=_utc(job.started_at) if job.started_at else None,
-            finished_at=_utc(job.finished_at) if job.finished_at else None,
+            created_at=utc(job.created_at),
+            started_at=utc(job.started_at) if job.started_at else None,
+            finished_at=utc(job.finished_at) if job.finished_at else None,
         )
 
 
-def _utc(moment: datetime) -> datetime:
+def utc(moment: datetime) -> datetime:
     """Stored datetimes are naive UTC; the API says so (RFC 3339 with an offset)."""
     return moment.replace(tzinfo=UTC)
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from credguard.api.deps import AdminUser, SessionDep, SettingsDep, StaffUser
 from credguard.api.errors import responses
+from credguard.api.routes.batches import utc
 from credguard.ml import promotion
 from credguard.ml.tables import ModelPromotion, ModelRecord, ProductionModel
 
@@ -55,7 +56,7 @@ class ModelRead(_Camel):
             name=record.name,
             version=record.version,
             product=record.product,
-            created_at=record.created_at,
+            created_at=utc(record.created_at),
             metrics={k: v for k, v in metrics.items() if k != "reference"},
         )
 
@@ -94,7 +95,7 @@ def _change_read(session: SessionDep, row: ModelPromotion) -> ChangeRead:
         reason=row.reason,
         forced=row.forced,
         promoted_by=row.promoted_by,
-        created_at=row.created_at,
+        created_at=utc(row.created_at),
         gates=json.loads(row.gates or "[]"),
     )
 
