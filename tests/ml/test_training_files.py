@@ -14,6 +14,7 @@ from credguard.customers.contract import REQUIRED_COLUMNS
 from credguard.errors import InvalidInput
 from credguard.ml import dataset
 from credguard.ml.artifact import ModelArtifact
+from credguard.ml.card import CARD_FILE
 from credguard.ml.training import METRICS_FILE, evaluate, train_file
 from credguard.synth import generator
 
@@ -75,6 +76,14 @@ def test_the_export_trains_on_probabilities_with_a_warning(
     for band in metrics["calibration_by_band"]:
         if band["n"] >= 100:
             assert band["mean_predicted"] == pytest.approx(band["observed"], abs=0.03)
+    roc = metrics["roc_curve"]
+    assert (roc["fpr"][0], roc["tpr"][0], roc["fpr"][-1], roc["tpr"][-1]) == (0, 0, 1, 1)
+    assert all(a <= b for a, b in zip(roc["fpr"], roc["fpr"][1:], strict=False))
+    gap = max(t - f for f, t in zip(roc["fpr"], roc["tpr"], strict=True))
+    assert gap == pytest.approx(metrics["ks"], abs=0.03)  # 60 of the curve's points
+    page = (tmp_path / CARD_FILE).read_text()
+    assert page.count("<svg") == 3 and f"{metrics['auc']:.4f}" in page
+    assert "probabilities, not observed defaults" in page
     saved = json.loads((tmp_path / METRICS_FILE).read_text())
     assert saved["auc"] == metrics["auc"] and saved["reference_date"] == metrics["reference_date"]
     assert ModelArtifact.load(tmp_path / "new_model.pkl").sha256() == artifact.sha256()

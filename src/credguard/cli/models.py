@@ -46,7 +46,7 @@ def train_command(
     ),
 ) -> None:
     """Train a product's model on a training file (LightGBM, monotone, calibrated)."""
-    from credguard.ml import training  # LightGBM: only for this command
+    from credguard.ml import card, training  # LightGBM: only for this command
 
     settings = context.settings()
     product = product.strip().upper()
@@ -88,7 +88,10 @@ def train_command(
             "-" if row["observed"] is None else f"{row['observed']:.3f}",
         )
     context.console.print(bands)
-    context.console.print(f"model: {output}\nmetrics: {output.parent / training.METRICS_FILE}")
+    context.console.print(
+        f"model: {output}\nmetrics: {output.parent / training.METRICS_FILE}\n"
+        f"model card: {output.parent / card.CARD_FILE}"
+    )
 
 
 @app.command("register")

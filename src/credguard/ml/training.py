@@ -23,6 +23,7 @@ from sklearn.model_selection import train_test_split
 
 from credguard.config import DEFAULT_CUTOFFS
 from credguard.errors import InvalidInput
+from credguard.ml import card
 from credguard.ml.artifact import Distribution, ModelArtifact, StepFunction
 from credguard.scoring.features import FEATURES, MONOTONE, build_features
 from credguard.scoring.model import ScoringModel
@@ -138,6 +139,7 @@ def train_model(
         default_rate=float(y.mean()),
         label="outcome" if binary else "probability",
         calibration_by_band=calibration_by_band(y[holdout], holdout_prob, cutoffs),
+        roc_curve=roc_points(y[holdout], holdout_prob),
     )
     return ModelArtifact(
         **{
@@ -242,6 +244,32 @@ def platt(margin: np.ndarray, y: np.ndarray, *, iterations: int = 50) -> tuple[f
     return a, b
 
 
+def _as_outcomes(
+    y: np.ndarray, prob: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Probability labels as weighted outcomes: each row a default with weight y, else 1 - y."""
+    if np.isin(y, (0.0, 1.0)).all():
+        return y, prob, None
+    rows = len(y)
+    return (
+        np.concatenate([np.ones(rows), np.zeros(rows)]),
+        np.concatenate([prob, prob]),
+        np.concatenate([y, 1.0 - y]),
+    )
+
+
+def roc_points(y: np.ndarray, prob: np.ndarray, points: int = 60) -> dict[str, list[float]]:
+    """The ROC curve at about ``points`` thresholds, with each threshold as a score."""
+    y, prob, weight = _as_outcomes(y, prob)
+    fpr, tpr, thresholds = roc_curve(y, prob, sample_weight=weight)
+    keep = np.unique(np.linspace(0, len(fpr) - 1, points).round().astype(int))
+    return {
+        "fpr": [float(v) for v in fpr[keep]],
+        "tpr": [float(v) for v in tpr[keep]],
+        "score": [float(v) for v in to_score(np.clip(thresholds[keep], 0.0, 1.0))],
+    }
+
+
 def evaluate(y: np.ndarray, prob: np.ndarray) -> dict[str, float]:
     """AUC, Gini, KS, Brier score, mean predicted and observed default rate.
 
@@ -249,12 +277,7 @@ def evaluate(y: np.ndarray, prob: np.ndarray) -> dict[str, float]:
     customer with weight ``1 - y``: the figures are what outcomes drawn from those
     probabilities would give on average.
     """
-    weight = None
-    if not np.isin(y, (0.0, 1.0)).all():
-        soft = y
-        y = np.concatenate([np.ones(len(soft)), np.zeros(len(soft))])
-        prob = np.concatenate([prob, prob])
-        weight = np.concatenate([soft, 1.0 - soft])
+    y, prob, weight = _as_outcomes(y, prob)
     auc = float(roc_auc_score(y, prob, sample_weight=weight))
     fpr, tpr, _ = roc_curve(y, prob, sample_weight=weight)
     return {
@@ -349,8 +372,8 @@ def train_file(
     """Train ``product``'s model on a training file; write it and ``metrics.json`` beside it.
 
     The model file is CredGuard's JSON artefact whatever ``output``'s extension (the runbook
-    names it ``new_model.pkl``): no pickle is ever written or read. Returns the artefact and
-    what ``metrics.json`` holds.
+    names it ``new_model.pkl``): no pickle is ever written or read. The model card
+    (``model_card.html``) goes beside them. Returns the artefact and what ``metrics.json`` holds.
     """
     from credguard.ml import dataset  # Polars and the CSV contract: not needed to score
 
@@ -383,6 +406,7 @@ def train_file(
     (output.parent / METRICS_FILE).write_text(
         json.dumps(metrics, indent=2, ensure_ascii=False, allow_nan=False) + "\n", "utf-8"
     )
+    card.write_card(output.parent / card.CARD_FILE, metrics)
     return artifact, metrics
 
 
