@@ -194,3 +194,75 @@ def rollback_command(
         )
         message = f"{change.product}: back to {change.to_model.name} v{change.to_model.version}"
     context.console.print(message)
+
+
+@app.command("show")
+def show_command(
+    name: str = typer.Argument(..., metavar="NAME"),
+    version: int | None = typer.Option(None, "--version", help="Default: the latest."),
+) -> None:
+    """One registered model: its figures, calibration by band, and whether it is in production."""
+    from credguard.ml import promotion, registry
+
+    with session_scope(context.engine()) as session:
+        record = promotion.find_model(session, name, version)
+        in_production = registry.production_models(session).get(record.product)
+        figures = json.loads(record.metrics or "{}")
+        header = (
+            f"{record.name} v{record.version} (id {record.id}) for {record.product}, registered"
+            f" {record.created_at:%Y-%m-%d %H:%M} UTC;"
+            f" {'in production' if in_production and in_production.id == record.id else 'not in production'}"
+        )
+    context.console.print(header)
+    table = Table("figure", "value")
+    for key in ("label", "auc", "gini", "ks", "brier", "n_train", "n_holdout", "reference_date"):
+        if key in figures:
+            value = figures[key]
+            table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    context.console.print(table)
+    bands = figures.get("calibration_by_band", [])
+    if bands:
+        by_band = Table("band", "customers", "predicted", "observed")
+        for row in bands:
+            by_band.add_row(
+                row["band"],
+                str(row["n"]),
+                "-" if row["mean_predicted"] is None else f"{row['mean_predicted']:.4f}",
+                "-" if row["observed"] is None else f"{row['observed']:.4f}",
+            )
+        context.console.print(by_band)
+
+
+@app.command("request-retraining")
+def request_command(
+    product: str = typer.Option(..., "--product"),
+    reason: str = typer.Option(..., "--reason"),
+    by: str = typer.Option(..., "--by", help="Who asks (a client, a person)."),
+) -> None:
+    """Record a request to retrain a product's model (listed by `models due` until a promotion)."""
+    from credguard.ml import triggers
+
+    settings = context.settings()
+    product = product.strip().upper()
+    if product not in settings.products:
+        raise InvalidInput(f"unknown product {product}; configured: {', '.join(settings.products)}")
+    with session_scope(context.engine()) as session:
+        triggers.request_retraining(session, product=product, reason=reason, requested_by=by)
+    context.console.print(f"recorded: {product} retraining requested by {by.strip()}")
+
+
+@app.command("due")
+def due_command() -> None:
+    """Products whose model is due for retraining, and why (runbook 5.1)."""
+    from credguard.ml import triggers
+
+    settings = context.settings()
+    with session_scope(context.engine()) as session:
+        items = triggers.due(session, settings)
+    if not items:
+        context.console.print("no product is due for retraining")
+        return
+    table = Table("product", "trigger", "why")
+    for item in items:
+        table.add_row(item.product, item.trigger, item.detail)
+    context.console.print(table)

@@ -53,3 +53,15 @@ class ModelPromotion(Base):
     promoted_by: Mapped[int | None] = mapped_column("promotedBy", ForeignKey("users.id"))
     gates: Mapped[str | None] = mapped_column(Text, default=None)  # JSON: the checks and figures
     created_at: Mapped[datetime] = mapped_column("createdAt", DateTime, default=utcnow)
+
+
+class RetrainingRequest(Base):
+    """Someone (a client, an analyst) asked for a product's model to be retrained."""
+
+    __tablename__ = "retraining_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    product: Mapped[str] = mapped_column(String(40), index=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    requested_by: Mapped[str] = mapped_column("requestedBy", String(200))
+    created_at: Mapped[datetime] = mapped_column("createdAt", DateTime, default=utcnow)
