@@ -122,13 +122,20 @@ def test_the_reference_date_defaults_to_the_latest_valid_last_purchase(tmp_path:
         {**base, "cpf": "11144477735", "data_ultima_compra": "2026-06-15", "label": "1"},
         {**base, "cpf": "01234567890", "data_ultima_compra": "2099-01-01"},  # invalid: future
         {**base, "produto": "EMPRESTIMO", "data_ultima_compra": "2026-07-01"},  # not CARTAO
+        # A customer scored again is another observation, and still meets every other rule.
+        {**base, "data_ultima_compra": "2026-06-10", "label": "1"},
+        {**base, "data_ultima_compra": "2026-06-12", "total_compras": "0"},
     ]
     path = tmp_path / "export.csv"
     pl.DataFrame(rows).write_csv(path)
     data = dataset.load_training_data(path, product="CARTAO")
     assert data.reference_date == date(2026, 6, 15)
-    assert data.rows_dropped == {"DATA_INVALIDA": 1, "PRODUTO_NAO_SUPORTADO": 1}
-    assert data.y.tolist() == [0.0, 1.0] and not data.probability_labels
+    assert data.rows_dropped == {
+        "DATA_INVALIDA": 1,
+        "PRODUTO_NAO_SUPORTADO": 1,
+        "HISTORICO_INSUFICIENTE": 1,
+    }
+    assert data.y.tolist() == [0.0, 1.0, 1.0] and not data.probability_labels
     # Told the date, it is used: the recency feature counts days to it.
     told = dataset.load_training_data(path, product="CARTAO", reference_date=date(2026, 6, 30))
     assert told.reference_date == date(2026, 6, 30)

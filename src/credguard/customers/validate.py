@@ -78,9 +78,18 @@ class DuplicateTracker:
 
 
 def normalise(
-    raw: pl.DataFrame, *, products: Sequence[str], today: date, seen: DuplicateTracker
+    raw: pl.DataFrame,
+    *,
+    products: Sequence[str],
+    today: date,
+    seen: DuplicateTracker,
+    duplicates: bool = True,
 ) -> pl.DataFrame:
-    """Type a raw chunk into NORMALISED_SCHEMA and set motivoExclusao on rows not to score."""
+    """Type a raw chunk into NORMALISED_SCHEMA and set motivoExclusao on rows not to score.
+
+    With ``duplicates=False`` a repeated CPF is not an exclusion (training data holds one row
+    per scoring of a customer); every other rule still applies to it.
+    """
     missing = [name for name in (ROW_NUMBER, *REQUIRED_COLUMNS) if name not in raw.columns]
     if missing:
         raise InvalidInput(f"missing required column(s): {', '.join(missing)}")
@@ -132,7 +141,7 @@ def normalise(
         .then(pl.lit(Exclusion.CPF_INVALIDO.value))
         .when(pl.col("_produto_index").is_null())
         .then(pl.lit(Exclusion.PRODUTO_NAO_SUPORTADO.value))
-        .when(~pl.col("_key").is_first_distinct() | earlier_chunk)
+        .when((~pl.col("_key").is_first_distinct() | earlier_chunk) & duplicates)
         .then(pl.lit(Exclusion.CPF_DUPLICADO.value))
         .when(first.is_null() | last.is_null() | (first > today) | (last > today) | (last < first))
         .then(pl.lit(Exclusion.DATA_INVALIDA.value))

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from credguard.customers.contract import EXCLUSION, REQUIRED_COLUMNS, ROW_NUMBER, Exclusion
+from credguard.customers.contract import EXCLUSION, REQUIRED_COLUMNS, ROW_NUMBER
 from credguard.customers.validate import DuplicateTracker, normalise
 from credguard.db.base import utcnow
 from credguard.errors import InvalidInput
@@ -106,6 +106,7 @@ def load_training_data(
                 products=[product],
                 today=utcnow().date(),
                 seen=DuplicateTracker(),
+                duplicates=False,
             )
             .filter(pl.col(EXCLUSION).is_null())["data_ultima_compra"]
             .max()
@@ -118,9 +119,9 @@ def load_training_data(
         products=[product],
         today=reference_date,
         seen=DuplicateTracker(),
+        duplicates=False,  # a customer scored twice in six months is two observations
     ).with_columns(raw["_label"])
-    # A customer scored twice in six months is two observations: repeats are not an error here.
-    usable = pl.col(EXCLUSION).is_null() | (pl.col(EXCLUSION) == Exclusion.CPF_DUPLICADO)
+    usable = pl.col(EXCLUSION).is_null()
     labelled = pl.col("_label").is_between(0.0, 1.0)
     dropped = typed.filter(~usable).group_by(EXCLUSION).len().rows()
     rows_dropped = {str(reason): int(count) for reason, count in dropped}

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from credguard.config import Settings
@@ -226,7 +227,12 @@ def _switch(
     now = utcnow()
     if current is None:
         session.add(ProductionModel(product=product, model_id=target.id, promoted_at=now))
-        session.flush()  # a concurrent first promotion fails here on the primary key
+        try:
+            session.flush()  # a concurrent first promotion fails here on the primary key
+        except IntegrityError:
+            raise PromotionConflict(
+                f"the production model of {product} changed meanwhile; look again and retry"
+            ) from None
     else:
         switched = rowcount(
             session.execute(
