@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,8 +20,6 @@ from credguard.ml import promotion
 from credguard.ml.training import train_file
 from credguard.synth import generator
 from tests.api.conftest import People
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -174,42 +168,26 @@ def test_runbook_section_5_2_literally(
 ) -> None:
     """Export (mysql -e), train, register (system python3 scripts), promote (the curl body)."""
     from tests import factories
-    from tests.db.test_runbook_sql import TRAINING_EXPORT, _client_args
+    from tests.db.test_runbook_sql import export_training_data, run_runbook_script
 
     path = factories.write_file(
         factories.make_customers(3_000, seed=31, dirty_share=0.0).drop("motivo_esperado"),
         tmp_path / "c.csv",
     )
     factories.process(engine, settings, factories.submit(engine, settings, path, client_id))
-    export = tmp_path / "training_data.csv"
-    with export.open("w") as handle:
-        subprocess.run(
-            ["mysql", *_client_args(engine), str(engine.url.database), "-e", TRAINING_EXPORT],
-            stdout=handle,
-            check=True,
-        )
-    python3 = shutil.which("python3") or sys.executable
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDGUARD_")}
-    env.update(
-        CREDGUARD_ENV_FILE=str(tmp_path / "absent.env"),
-        CREDGUARD_DATA_DIR=str(settings.data_dir),
-        CREDGUARD_DATABASE_URL=settings.resolved_database_url,
-        CREDGUARD_PRODUCTS=",".join(settings.products),
-    )
+    export = export_training_data(engine, tmp_path / "training_data.csv")
+    settings_env = {
+        "CREDGUARD_DATA_DIR": str(settings.data_dir),
+        "CREDGUARD_DATABASE_URL": settings.resolved_database_url,
+        "CREDGUARD_PRODUCTS": ",".join(settings.products),
+    }
     for script, *args in (
         ("train_model.py", "--input", str(export), "--output", str(tmp_path / "new_model.pkl"),
          "--product", "CARTAO"),
         ("register_model.py", "--model", str(tmp_path / "new_model.pkl"), "--name", "fa_12_v2",
          "--metrics", str(tmp_path / "metrics.json")),
     ):  # fmt: skip
-        result = subprocess.run(
-            [python3, script, *args],
-            cwd=ROOT / "ml_training",
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        result = run_runbook_script(script, *args, settings=settings_env)
         assert result.returncode == 0, (script, result.stderr)
     answer = promote(
         http,

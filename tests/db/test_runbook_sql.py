@@ -235,36 +235,49 @@ def test_retraining_export_writes_scored_rows_of_six_months(
     assert all(0.0 < float(row[-1]) < 1.0 for row in data)
 
 
-def test_retraining_steps_1_and_2_as_the_runbook_runs_them(
-    engine: Engine, filled: dict[str, int], tmp_path: Path
-) -> None:
-    """Export with the runbook's ``mysql -e … > file``, then the system's python3 train_model.py."""
-    export = tmp_path / "training_data.csv"
-    with export.open("w") as handle:
+def export_training_data(engine: Engine, path: Path) -> Path:
+    """Runbook 5.2 step 1 as written: ``mysql … -e "SELECT …" > path``."""
+    with path.open("w") as handle:
         subprocess.run(
             ["mysql", *_client_args(engine), str(engine.url.database), "-e", TRAINING_EXPORT],
             stdout=handle,
             check=True,
         )
-    python3 = shutil.which("python3") or sys.executable
+    return path
+
+
+def run_runbook_script(
+    script: str, *args: str, settings: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``cd ml_training && python3 SCRIPT ARGS`` with the system's python3, as the runbook does.
+
+    No CREDGUARD_* variable leaks in from the test run except ``settings``; no env file is read.
+    """
     env = {key: value for key, value in os.environ.items() if not key.startswith("CREDGUARD_")}
-    env["CREDGUARD_ENV_FILE"] = str(tmp_path / "absent.env")
-    result = subprocess.run(
-        [
-            python3,
-            "train_model.py",
-            "--input",
-            str(export),
-            "--output",
-            str(tmp_path / "new_model.pkl"),
-            "--product",
-            "CARTAO",
-        ],
+    env.update(CREDGUARD_ENV_FILE=os.devnull, **(settings or {}))
+    return subprocess.run(
+        [shutil.which("python3") or sys.executable, script, *args],
         cwd=ROOT / "ml_training",
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
+    )
+
+
+def test_retraining_steps_1_and_2_as_the_runbook_runs_them(
+    engine: Engine, filled: dict[str, int], tmp_path: Path
+) -> None:
+    """Export with the runbook's ``mysql -e … > file``, then the system's python3 train_model.py."""
+    export = export_training_data(engine, tmp_path / "training_data.csv")
+    result = run_runbook_script(
+        "train_model.py",
+        "--input",
+        str(export),
+        "--output",
+        str(tmp_path / "new_model.pkl"),
+        "--product",
+        "CARTAO",
     )
     assert result.returncode == 0, result.stderr
     assert "probabilities, not observed defaults" in result.stderr
