@@ -24,6 +24,9 @@ class ModelRecord(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     metrics: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column("createdAt", DateTime, default=utcnow)
+    #: Its version in the MLflow registry (same name), once mirrored there.
+    mlflow_version: Mapped[int | None] = mapped_column("mlflowVersion", Integer, default=None)
+    mlflow_run_id: Mapped[str | None] = mapped_column("mlflowRunId", String(64), default=None)
 
 
 class ProductionModel(Base):
