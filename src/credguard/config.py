@@ -83,6 +83,17 @@ class Settings(BaseSettings):
         SecretStr(""),
         description="Signs access tokens; empty in development means a key kept in data_dir.",
     )
+    pseudonym_key: SecretStr = Field(
+        SecretStr(""),
+        description="Keys the CPF hashes of the outcomes training store; empty in development"
+        " means a key kept in data_dir. A new key stops new outcomes matching older ones.",
+    )
+    outcome_retention_days: int = Field(
+        1825,
+        ge=1,
+        le=36_500,
+        description="Observed outcomes are purged this many days after their dataReferencia.",
+    )
     access_token_minutes: int = Field(30, ge=1, le=24 * 60, description="Access token lifetime.")
     upload_max_bytes: int = Field(
         500 * 1024 * 1024, ge=1024, description="Largest batch file accepted over HTTP."

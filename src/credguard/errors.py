@@ -19,9 +19,17 @@ class CredGuardError(Exception):
 
     status: int = 500
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        errors: list[dict[str, str]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
+        #: Itemised problems (e.g. one per bad row of an upload), each a few named strings.
+        self.errors = errors
         if status is not None:
             self.status = status
 

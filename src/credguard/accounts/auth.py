@@ -7,11 +7,9 @@ disabling a user or changing a role takes effect on the next request, not at tok
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import jwt
@@ -25,7 +23,8 @@ from credguard.accounts.service import hash_password
 from credguard.accounts.tables import ApiToken, User
 from credguard.config import Settings
 from credguard.db.base import utcnow
-from credguard.errors import ConfigurationError, CredGuardError, InvalidInput, NotFound
+from credguard.errors import CredGuardError, InvalidInput, NotFound
+from credguard.security import keys
 
 JWT_ALGORITHM = "HS256"
 API_TOKEN_PREFIX = "cg_"
@@ -60,26 +59,9 @@ def authenticate(session: Session, email: str, password: str) -> User:
 
 def secret_key(settings: Settings) -> str:
     """The token-signing key: configured, or in development one kept (0600) in the data dir."""
-    configured = settings.secret_key.get_secret_value()
-    if configured:
-        if len(configured) < 32:
-            raise ConfigurationError("CREDGUARD_SECRET_KEY must be at least 32 characters long")
-        return configured
-    if settings.environment == "production":
-        raise ConfigurationError(
-            "set CREDGUARD_SECRET_KEY (32+ random characters) before running in production"
-        )
-    path = settings.data_dir / "secret.key"
-    if not path.exists():
-        _write_private(path, secrets.token_urlsafe(48))
-    return path.read_text().strip()
-
-
-def _write_private(path: Path, content: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(content)
+    return keys.configured_or_kept(
+        settings, settings.secret_key, variable="CREDGUARD_SECRET_KEY", file_name="secret.key"
+    )
 
 
 def issue_access_token(user: User, settings: Settings) -> str:

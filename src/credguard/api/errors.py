@@ -80,7 +80,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(CredGuardError)
     async def domain_error(_: Request, exc: CredGuardError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return problem(exc.status, exc.message, headers=headers)
+        return problem(exc.status, exc.message, errors=exc.errors, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -5,6 +5,7 @@ from credguard.batches import tables as batches_tables
 from credguard.bureau import tables as bureau_tables
 from credguard.db.base import Base
 from credguard.ml import tables as ml_tables
+from credguard.outcomes import tables as outcomes_tables
 from credguard.security import tables as security_tables
 
 __all__ = [
@@ -13,5 +14,6 @@ __all__ = [
     "batches_tables",
     "bureau_tables",
     "ml_tables",
+    "outcomes_tables",
     "security_tables",
 ]

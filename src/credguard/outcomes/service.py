@@ -1,0 +1,299 @@
+"""Storing observed outcomes: link each to the score it judges, upsert, summarise, purge.
+
+Linking: an outcome (client, CPF, product, reference date) judges the latest ``customer_scores``
+row of that client's completed batch jobs with the same CPF and product processed on or before
+the reference date (on the same day counts). Among rows processed at the same instant, a scored
+row wins over an excluded one (a repeated CPF in one file), then the first row. Only the client's
+own jobs are searched: another client's score of the same CPF is never read.
+
+An outcome found with no score is stored too (``scoreId`` and features null) and reported as
+unlinked: it cannot train a model but counts in the client's figures. Scores are archived after
+90 days (runbook), so outcomes should be sent within 90 days of the scoring they judge.
+
+Re-sending an outcome (same client, CPF, product and date) updates it: its answer, and its link
+if a score is found now; a link found earlier is kept when the score has since been archived.
+Work is done in chunks of :data:`CHUNK_ROWS` outcomes: two reads per chunk, then every write in
+one transaction, so an upload is stored whole or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, cast
+
+import polars as pl
+from sqlalchemy import ColumnElement, Table, case, delete, func, select
+from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.orm import Session
+
+from credguard.batches.tables import BatchJob, BatchStatus, CustomerScore
+from credguard.customers.contract import INTEGER_COLUMNS
+from credguard.db.base import utcnow
+from credguard.db.bulk import rowcount
+from credguard.db.engine import write_lock
+from credguard.outcomes.pseudonym import cpf_hashes
+from credguard.outcomes.tables import ObservedOutcome
+from credguard.scoring.features import INPUT_COLUMNS
+
+#: Outcomes linked per query (bounded by SQLite's limit of bound parameters per statement).
+CHUNK_ROWS = 5_000
+
+_TABLE = cast(Table, ObservedOutcome.__table__)
+#: Columns copied from the linked score (besides its id): outcome column → score column.
+_LINK_COLUMNS: dict[str, Any] = {
+    "batchJobId": CustomerScore.batch_job_id,
+    "modelName": CustomerScore.model_name,
+    "modelVersion": CustomerScore.model_version,
+    "scoreProbInadimplencia": CustomerScore.score_prob,
+    "faixaScore": CustomerScore.faixa_score,
+    "motivoExclusao": CustomerScore.motivo_exclusao,
+    "dataProcessamento": CustomerScore.data_processamento,
+    **{name: getattr(CustomerScore, name) for name in INPUT_COLUMNS},
+}
+_CANDIDATE_SCHEMA = pl.Schema(
+    {
+        "scoreId": pl.Int64(),
+        "cpf": pl.String(),
+        "produto": pl.String(),
+        "batchJobId": pl.Int64(),
+        "modelName": pl.String(),
+        "modelVersion": pl.String(),
+        "scoreProbInadimplencia": pl.Float64(),
+        "faixaScore": pl.String(),
+        "motivoExclusao": pl.String(),
+        "dataProcessamento": pl.Datetime("us"),
+        "data_primeira_compra": pl.Date(),
+        "data_ultima_compra": pl.Date(),
+        **{name: pl.Int64() for name in INTEGER_COLUMNS},
+        "valor_total_compras": pl.Float64(),
+        "scoreReferenceDate": pl.Date(),
+    }
+)
+_STORED_LINK = ["scoreId", *_LINK_COLUMNS, "scoreReferenceDate"]
+
+
+@dataclass(frozen=True)
+class RecordReport:
+    """What an upload did: every received outcome is either stored (new) or updated."""
+
+    received: int
+    stored: int
+    updated: int
+    linked: int
+    unlinked: int
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Outcomes linked and checked against the store, ready to be written."""
+
+    client_id: int
+    frame: pl.DataFrame
+
+
+def prepare(session: Session, client_id: int, outcomes: pl.DataFrame, *, key: bytes) -> Prepared:
+    """Pseudonymise and link validated outcomes (:func:`rows.validate`): reads only."""
+    hashed = outcomes.with_columns(cpf_hashes(outcomes["cpf"], key))
+    chunks = []
+    for start in range(0, hashed.height, CHUNK_ROWS):
+        chunk = hashed.slice(start, CHUNK_ROWS)
+        linked = _link(session, client_id, chunk)
+        chunks.append(linked.join(_existing(session, client_id, chunk), on=_KEY, how="left"))
+    # The CPF stops here: nothing after this point sees it.
+    return Prepared(client_id, pl.concat(chunks, how="vertical_relaxed").drop("cpf"))
+
+
+def store(session: Session, prepared: Prepared) -> RecordReport:
+    """Upsert prepared outcomes (flushed; the caller takes the write turn and commits)."""
+    frame = prepared.frame
+    now = utcnow()
+    values = frame.select(
+        pl.lit(prepared.client_id, dtype=pl.Int64).alias("clientId"),
+        "cpfHash",
+        "produto",
+        "inadimplente",
+        "dataReferencia",
+        *_STORED_LINK,
+        pl.lit(now, dtype=pl.Datetime("us")).alias("createdAt"),
+        pl.lit(now, dtype=pl.Datetime("us")).alias("updatedAt"),
+    ).to_dicts()
+    session.execute(_upsert(session), values)
+    session.flush()
+    existed = frame["_existed"].fill_null(False)
+    linked_now = frame["scoreId"].is_not_null() | frame["_was_linked"].fill_null(False)
+    linked_count = int(linked_now.sum())
+    return RecordReport(
+        received=frame.height,
+        stored=int((~existed).sum()),
+        updated=int(existed.sum()),
+        linked=linked_count,
+        unlinked=frame.height - linked_count,
+    )
+
+
+def record(session: Session, client_id: int, outcomes: pl.DataFrame, *, key: bytes) -> RecordReport:
+    """Link and store validated outcomes of ``client_id`` and commit them, all or nothing.
+
+    The reads run first; the writes and the commit then take the database's write turn.
+    """
+    prepared = prepare(session, client_id, outcomes, key=key)
+    with write_lock(session.get_bind().engine):
+        report = store(session, prepared)
+        session.commit()
+    return report
+
+
+_KEY = ["cpfHash", "produto", "dataReferencia"]
+
+
+def _link(session: Session, client_id: int, chunk: pl.DataFrame) -> pl.DataFrame:
+    """``chunk`` with the columns of the score each outcome judges (null when none): one query."""
+    last_day = chunk["dataReferencia"].max()
+    assert isinstance(last_day, date)
+    query = (
+        select(
+            CustomerScore.id.label("scoreId"),
+            CustomerScore.cpf,
+            CustomerScore.produto,
+            *(column.label(name) for name, column in _LINK_COLUMNS.items()),
+            BatchJob.reference_date.label("scoreReferenceDate"),
+        )
+        .join(BatchJob, BatchJob.id == CustomerScore.batch_job_id)
+        .where(
+            BatchJob.client_id == client_id,
+            BatchJob.status == BatchStatus.COMPLETED,
+            CustomerScore.client_id == client_id,
+            CustomerScore.cpf.in_(chunk["cpf"].unique().to_list()),
+            CustomerScore.produto.in_(chunk["produto"].unique().to_list()),
+            CustomerScore.data_processamento
+            < datetime.combine(last_day + timedelta(days=1), datetime.min.time()),
+        )
+    )
+    candidates = pl.DataFrame(
+        [tuple(row) for row in session.execute(query)], schema=_CANDIDATE_SCHEMA, orient="row"
+    )
+    best = (
+        chunk.select(
+            "row",
+            "cpf",
+            "produto",
+            (pl.col("dataReferencia").cast(pl.Datetime("us")) + pl.duration(days=1)).alias(
+                "_until"
+            ),
+        )
+        .join(candidates, on=["cpf", "produto"], how="inner")
+        .filter(pl.col("dataProcessamento") < pl.col("_until"))
+        .sort(
+            "row",
+            "dataProcessamento",
+            pl.col("motivoExclusao").is_null(),
+            pl.col("scoreId"),
+            descending=[False, False, False, True],
+        )
+        .unique("row", keep="last", maintain_order=True)
+        .drop("cpf", "produto", "_until")
+    )
+    return chunk.join(best, on="row", how="left")
+
+
+def _existing(session: Session, client_id: int, chunk: pl.DataFrame) -> pl.DataFrame:
+    """Which outcomes of ``chunk`` are stored already, and whether they were linked: one query."""
+    query = select(
+        ObservedOutcome.cpf_hash,
+        ObservedOutcome.produto,
+        ObservedOutcome.data_referencia,
+        ObservedOutcome.score_id,
+    ).where(
+        ObservedOutcome.client_id == client_id,
+        ObservedOutcome.cpf_hash.in_(chunk["cpfHash"].unique().to_list()),
+    )
+    return pl.DataFrame(
+        [
+            (cpf_hash, produto, day, True, score_id is not None)
+            for cpf_hash, produto, day, score_id in session.execute(query)
+        ],
+        schema={
+            "cpfHash": pl.String(),
+            "produto": pl.String(),
+            "dataReferencia": pl.Date(),
+            "_existed": pl.Boolean(),
+            "_was_linked": pl.Boolean(),
+        },
+        orient="row",
+    )
+
+
+def _upsert(session: Session) -> Any:
+    """INSERT … or, for a stored outcome, UPDATE its answer and (when found now) its link."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        statement: Any = sqlite.insert(_TABLE)
+        new = statement.excluded
+    elif dialect in ("mysql", "mariadb"):
+        statement = mysql.insert(_TABLE)
+        new = statement.inserted
+    else:  # pragma: no cover - CredGuard runs on SQLite and MariaDB/MySQL
+        raise NotImplementedError(f"no upsert for {dialect}")
+    found = new["scoreId"].is_not(None)
+    changes: dict[str, ColumnElement[Any]] = {
+        "inadimplente": new["inadimplente"],
+        "updatedAt": new["updatedAt"],
+        # scoreId last: on MySQL a later assignment would see the updated value.
+        **{
+            name: case((found, new[name]), else_=_TABLE.c[name])
+            for name in _STORED_LINK
+            if name != "scoreId"
+        },
+        "scoreId": case((found, new["scoreId"]), else_=_TABLE.c["scoreId"]),
+    }
+    if dialect == "sqlite":
+        return statement.on_conflict_do_update(
+            index_elements=["clientId", "cpfHash", "produto", "dataReferencia"], set_=changes
+        )
+    return statement.on_duplicate_key_update(changes)
+
+
+@dataclass(frozen=True)
+class ProductSummary:
+    """One product's outcomes: how many, how many linked to a score, how many defaulted."""
+
+    produto: str
+    outcomes: int
+    linked: int
+    defaults: int
+
+    @property
+    def linked_share(self) -> float:
+        return self.linked / self.outcomes if self.outcomes else 0.0
+
+    @property
+    def default_rate(self) -> float:
+        return self.defaults / self.outcomes if self.outcomes else 0.0
+
+
+def summary(session: Session, *, client_id: int | None) -> list[ProductSummary]:
+    """Per product counts of one client's outcomes, or of all clients' (``client_id`` None)."""
+    query = (
+        select(
+            ObservedOutcome.produto,
+            func.count(),
+            func.count(ObservedOutcome.score_id),
+            func.coalesce(func.sum(case((ObservedOutcome.inadimplente, 1), else_=0)), 0),
+        )
+        .group_by(ObservedOutcome.produto)
+        .order_by(ObservedOutcome.produto)
+    )
+    if client_id is not None:
+        query = query.where(ObservedOutcome.client_id == client_id)
+    return [
+        ProductSummary(str(produto), int(total), int(linked), int(defaults))
+        for produto, total, linked, defaults in session.execute(query)
+    ]
+
+
+def purge(session: Session, *, retention_days: int, today: date | None = None) -> int:
+    """Delete outcomes whose dataReferencia is more than ``retention_days`` ago; how many."""
+    cutoff = (today or utcnow().date()) - timedelta(days=retention_days)
+    statement = delete(ObservedOutcome).where(ObservedOutcome.data_referencia < cutoff)
+    return rowcount(session.execute(statement))
