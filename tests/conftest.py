@@ -98,6 +98,7 @@ def settings(engine: Engine, tmp_path: Path) -> Settings:
         lease_timeout_seconds=2.0,
         poll_interval_seconds=0.1,
         training_rows=4_000,
+        mlflow_tracking_uri="off",  # tests/ml/test_mlflow_registry.py and the runbook test mirror
     )
 
 
@@ -129,3 +130,62 @@ def client_id(engine: Engine, settings: Settings, default_models: dict[str, Path
             record = registry.register(session, ModelArtifact.load(path), settings.models_dir)
             registry.set_production(session, product, record)
         return accounts.create_client(session, "Loja Teste", support_plan=True).id
+
+
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLflow SQLite tracking store, migrated once (seconds) and copied by each test."""
+    from credguard.ml import mlflow_registry
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    client = mlflow_registry.client(mlflow_registry.Location(f"sqlite:///{path}", None))
+    client.search_experiments()  # creates and migrates the store
+    return path
+
+
+def embedded_mlflow(settings: Settings, template: Path) -> Settings:
+    """``settings`` with the embedded MLflow mirror, its store copied from ``template``."""
+    store = settings.data_dir / "mlflow" / "mlflow.db"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, store)
+    return settings.model_copy(update={"mlflow_tracking_uri": "embedded"})
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> Iterator[str]:
+    """A real ``mlflow server`` on loopback (SQLite store, served artifacts); its URL."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    shutil.copyfile(mlflow_template, folder / "mlflow.db")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1", "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
+         "--artifacts-destination", str(folder / "artifacts")],
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+        stdout=subprocess.DEVNULL,
+        stderr=(folder / "server.log").open("wb"),
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+                if answer.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError((folder / "server.log").read_text()[-2000:])
+        time.sleep(0.25)
+    yield url
+    process.terminate()
+    process.wait(timeout=30)

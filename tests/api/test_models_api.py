@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +17,7 @@ from credguard.customers.contract import REQUIRED_COLUMNS
 from credguard.db.base import utcnow
 from credguard.db.engine import session_scope
 from credguard.ml import promotion
+from credguard.ml.artifact import ModelArtifact
 from credguard.ml.training import train_file
 from credguard.synth import generator
 from tests.api.conftest import People
@@ -35,12 +36,13 @@ def candidate_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def register(engine: Engine, settings: Settings, path: Path, name: str, **metrics: float) -> None:
-    figures = json.loads((path.parent / "metrics.json").read_text())
-    figures.update(metrics)
-    override = path.parent / f"{name}-metrics.json"
-    override.write_text(json.dumps(figures))
+    """Register the candidate under ``name``, its hold-out figures replaced by ``metrics``."""
+    artifact = ModelArtifact.load(path)
+    variant = path.parent / name / path.name
+    variant.parent.mkdir(exist_ok=True)
+    dataclasses.replace(artifact, metrics={**artifact.metrics, **metrics}).save(variant)
     with session_scope(engine) as session:
-        promotion.register_file(session, path, name=name, settings=settings, metrics_path=override)
+        promotion.register_file(session, variant, name=name, settings=settings, metrics_path=None)
 
 
 def promote(http: httpx.Client, headers: dict[str, str], **body: object) -> httpx.Response:
@@ -171,7 +173,7 @@ def test_runbook_section_5_2_literally(
     from tests.db.test_runbook_sql import export_training_data, run_runbook_script
 
     path = factories.write_file(
-        factories.make_customers(3_000, seed=31, dirty_share=0.0).drop("motivo_esperado"),
+        factories.make_customers(9_000, seed=31, dirty_share=0.0).drop("motivo_esperado"),
         tmp_path / "c.csv",
     )
     factories.process(engine, settings, factories.submit(engine, settings, path, client_id))

@@ -115,12 +115,48 @@ def write_lock(engine: Engine) -> Iterator[None]:
     if not is_sqlite(engine):
         yield
         return
-    fd = os.open(f"{sqlite_path(engine)}.write-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    with _file_lock(f"{sqlite_path(engine)}.write-lock"):
+        yield
+
+
+@contextmanager
+def _file_lock(path: str) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+@contextmanager
+def named_lock(engine: Engine, name: str, *, timeout_seconds: int = 300) -> Iterator[None]:
+    """One holder at a time of ``name`` among every process using this database.
+
+    It locks nothing in the database: it serialises a slow task (such as mirroring models to
+    MLflow) without holding a transaction open. SQLite: a lock file beside the database;
+    MariaDB/MySQL: ``GET_LOCK`` on a connection of its own; PostgreSQL: an advisory lock.
+    """
+    if is_sqlite(engine):
+        with _file_lock(f"{sqlite_path(engine)}.{name}-lock"):
+            yield
+        return
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("SELECT pg_advisory_lock(hashtext(%s))", (name,))
+            release = ("SELECT pg_advisory_unlock(hashtext(%s))", (name,))
+        else:
+            got = connection.exec_driver_sql(
+                "SELECT GET_LOCK(%s, %s)", (name, timeout_seconds)
+            ).scalar()
+            if got != 1:
+                raise TimeoutError(f"waited {timeout_seconds} s for the lock {name!r}")
+            release = ("SELECT RELEASE_LOCK(%s)", (name,))
+        try:
+            yield
+        finally:
+            connection.exec_driver_sql(*release)
+            connection.rollback()
 
 
 class BackgroundCheckpointer:

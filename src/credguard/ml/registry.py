@@ -30,6 +30,11 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def card_path(model_path: Path) -> Path:
+    """Where the registry keeps a registered model's card (``model_card.html``): beside its file."""
+    return model_path.with_name(model_path.stem + ".card.html")
+
+
 def next_version(session: Session, name: str) -> int:
     """The version number a new model called ``name`` gets."""
     latest = session.scalar(select(func.max(ModelRecord.version)).where(ModelRecord.name == name))
@@ -110,6 +115,11 @@ def get_or_raise(session: Session, model_id: int) -> ModelRecord:
 def load(record: ModelRecord | ModelRef) -> ScoringModel:
     """The scoring model of ``record``, checked against its recorded checksum (cached)."""
     return _load(record.artifact_path, record.sha256)
+
+
+def load_fresh(record: ModelRecord | ModelRef) -> ScoringModel:
+    """Like :func:`load`, reading the file again: is it there and intact now, for any process?"""
+    return _load.__wrapped__(record.artifact_path, record.sha256)
 
 
 @lru_cache(maxsize=32)

@@ -12,12 +12,13 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
-from credguard.api.deps import AdminUser, SessionDep, SettingsDep, StaffUser
+from credguard.api.deps import AdminUser, EngineDep, SessionDep, SettingsDep, StaffUser
 from credguard.api.errors import responses
 from credguard.api.routes.batches import utc
-from credguard.ml import promotion
+from credguard.config import Settings
+from credguard.ml import mlflow_registry, promotion
 from credguard.ml.tables import ModelPromotion, ModelRecord, ProductionModel
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
@@ -71,6 +72,9 @@ class ChangeRead(_Camel):
     promoted_by: int | None
     created_at: datetime
     gates: list[dict[str, Any]]
+    mlflow: str | None = Field(
+        None, description="How the MLflow mirror took the change (null: the mirror is off)."
+    )
 
 
 class ProductModels(_Camel):
@@ -123,25 +127,44 @@ def list_models(session: SessionDep, settings: SettingsDep, user: StaffUser) -> 
 
 @router.post("/promote", response_model=ChangeRead, responses=responses(401, 403, 404, 409, 422))
 def promote(
-    body: PromoteRequest, session: SessionDep, settings: SettingsDep, user: AdminUser
+    body: PromoteRequest,
+    session: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    user: AdminUser,
 ) -> ChangeRead:
     """Make a registered model score its product (quality gates unless forced; admins only)."""
+    product = body.product.strip().upper()
     promotion.promote(
         session,
         settings,
-        product=body.product.strip().upper(),
+        product=product,
         model_name=body.model_name.strip(),
         version=body.version,
         reason=body.reason,
         user_id=user.id,
         force=body.force,
     )
-    return _change_read(session, promotion.history(session, body.product.strip().upper())[0])
+    return _committed(session, engine, settings, product)
 
 
 @router.post("/rollback", response_model=ChangeRead, responses=responses(401, 403, 404, 409, 422))
-def rollback(body: RollbackRequest, session: SessionDep, user: AdminUser) -> ChangeRead:
+def rollback(
+    body: RollbackRequest,
+    session: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    user: AdminUser,
+) -> ChangeRead:
     """Return a product to the model that scored it before the last change (admins only)."""
     product = body.product.strip().upper()
     promotion.rollback(session, product=product, reason=body.reason, user_id=user.id)
-    return _change_read(session, promotion.history(session, product)[0])
+    return _committed(session, engine, settings, product)
+
+
+def _committed(session: SessionDep, engine: Engine, settings: Settings, product: str) -> ChangeRead:
+    """Commit the change, then mirror it in MLflow (which cannot undo it) and describe it."""
+    change = _change_read(session, promotion.history(session, product)[0])
+    session.commit()
+    report = mlflow_registry.sync(engine, settings)
+    return change.model_copy(update={"mlflow": None if report is None else report.summary()})
