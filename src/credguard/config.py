@@ -62,6 +62,11 @@ class Settings(BaseSettings):
         le=1,
         description="Largest gap between predicted and observed default rate in a band (100+ customers).",
     )
+    mlflow_tracking_uri: str = Field(
+        "embedded",
+        description="MLflow registry mirror: `embedded` (SQLite under data_dir/mlflow), a tracking"
+        " server URL (http://…), or `off`.",
+    )
     chunk_size: int = Field(100_000, ge=100, description="Rows per committed chunk of a batch job.")
     lease_timeout_seconds: float = Field(
         60.0, gt=0, description="A job whose heartbeat is older than this is taken over."
