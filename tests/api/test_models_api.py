@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,11 +17,11 @@ from credguard.config import Settings
 from credguard.customers.contract import REQUIRED_COLUMNS
 from credguard.db.base import utcnow
 from credguard.db.engine import session_scope
-from credguard.ml import promotion
+from credguard.ml import mlflow_registry, promotion
 from credguard.ml.artifact import ModelArtifact
 from credguard.ml.training import train_file
 from credguard.synth import generator
-from tests.api.conftest import People
+from tests.api.conftest import People, running_server
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +114,38 @@ def test_a_worse_model_is_refused_unless_forced(
     assert failed_gate and failed_gate[0]["candidate"] == 0.55
 
 
+def test_a_promotion_lands_when_mlflow_is_down_and_says_so(
+    people: People,
+    engine: Engine,
+    settings: Settings,
+    client_id: int,
+    candidate_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An MLflow outage must not block a promotion (or an emergency rollback)."""
+    del client_id
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{probe.getsockname()[1]}"  # nothing listens once closed
+    register(engine, settings, candidate_file, "fa_12_v2", auc=0.99, ks=0.9)
+    served = settings.model_copy(update={"mlflow_tracking_uri": down})
+    with (
+        running_server(served, worker=False) as url,
+        httpx.Client(base_url=url, timeout=60) as http,
+    ):
+        body = {"product": "CARTAO", "reason": "MLflow is down"}
+        promoted = promote(http, people.admin.headers, modelName="fa_12_v2", **body)
+        rolled_back = http.post("/api/v1/models/rollback", json=body, headers=people.admin.headers)
+    for answer in (promoted, rolled_back):
+        assert answer.status_code == 200, answer.text
+        assert "not updated" in answer.json()["mlflow"]
+        assert "credguard models sync-mlflow" in answer.json()["mlflow"]
+    with session_scope(engine) as session:
+        assert promotion.registry.production_models(session)["CARTAO"].name == "cartao_base"
+        assert [c.action for c in promotion.history(session, "CARTAO")] == ["rollback", "promote"]
+
+
 def test_concurrent_promotions_exactly_one_wins(
     engine: Engine,
     settings: Settings,
@@ -161,14 +194,17 @@ def test_concurrent_promotions_exactly_one_wins(
 @pytest.mark.mariadb
 @pytest.mark.parametrize("engine", ["mariadb"], indirect=True)
 def test_runbook_section_5_2_literally(
-    http: httpx.Client,
     people: People,
     engine: Engine,
     settings: Settings,
     client_id: int,
     tmp_path: Path,
+    mlflow_server: str,
 ) -> None:
-    """Export (mysql -e), train, register (system python3 scripts), promote (the curl body)."""
+    """Export (mysql -e), train, register (system python3 scripts), promote (the curl body).
+
+    MLflow is a real ``mlflow server`` on loopback, as in production.
+    """
     from tests import factories
     from tests.db.test_runbook_sql import export_training_data, run_runbook_script
 
@@ -182,6 +218,7 @@ def test_runbook_section_5_2_literally(
         "CREDGUARD_DATA_DIR": str(settings.data_dir),
         "CREDGUARD_DATABASE_URL": settings.resolved_database_url,
         "CREDGUARD_PRODUCTS": ",".join(settings.products),
+        "CREDGUARD_MLFLOW_TRACKING_URI": mlflow_server,
     }
     for script, *args in (
         ("train_model.py", "--input", str(export), "--output", str(tmp_path / "new_model.pkl"),
@@ -191,16 +228,35 @@ def test_runbook_section_5_2_literally(
     ):  # fmt: skip
         result = run_runbook_script(script, *args, settings=settings_env)
         assert result.returncode == 0, (script, result.stderr)
-    answer = promote(
-        http,
-        people.admin.headers,
-        modelName="fa_12_v2",
-        product="CARTAO",
-        reason="Drift detectado - PSI 0.28",
+    # "Validar no MLflow": the model is there, with its figures and card, not yet in production.
+    where = mlflow_registry.location(
+        settings.model_copy(update={"mlflow_tracking_uri": mlflow_server})
     )
+    assert where is not None
+    mlflow = mlflow_registry.client(where)
+    version = mlflow.get_model_version("fa_12_v2", "1")
+    assert version.tags["product"] == "CARTAO" and version.aliases == []
+    run = mlflow.get_run(version.run_id)
+    assert 0.5 < run.data.metrics["auc"] <= 1
+    assert "model_card.html" in {item.path for item in mlflow.list_artifacts(version.run_id)}
+
+    served = settings.model_copy(update={"mlflow_tracking_uri": mlflow_server})
+    with (
+        running_server(served, worker=False) as url,
+        httpx.Client(base_url=url, timeout=60) as http,
+    ):
+        answer = promote(
+            http,
+            people.admin.headers,
+            modelName="fa_12_v2",
+            product="CARTAO",
+            reason="Drift detectado - PSI 0.28",
+        )
     assert answer.status_code == 200, answer.text
     skipped = [g for g in answer.json()["gates"] if "skipped" in g]
     assert skipped, "probability-trained vs outcome-trained figures are not compared"
+    assert "alias production → fa_12_v2 version 1" in answer.json()["mlflow"]
+    assert mlflow.get_model_version_by_alias("fa_12_v2", "production").version == "1"
     new_job = factories.process(
         engine, settings, factories.submit(engine, settings, path, client_id)
     )
