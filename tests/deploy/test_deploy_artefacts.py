@@ -62,6 +62,23 @@ def test_units_run_credguard_as_its_own_user_hardened(name: str, command: str) -
     assert keys["WantedBy"] == ["multi-user.target"]
 
 
+def test_mlflow_unit_serves_the_mirror_the_settings_name_on_loopback_without_telemetry() -> None:
+    keys = unit("credguard-mlflow.service")
+    (exec_start,) = keys["ExecStart"]
+    words = exec_start.split()
+    assert words[:2] == ["/opt/credguard/.venv/bin/mlflow", "server"]
+    flags = dict(zip(words[2::2], words[3::2], strict=True))
+    uri = env_example()["CREDGUARD_MLFLOW_TRACKING_URI"]
+    assert uri == f"http://{flags['--host']}:{flags['--port']}" and flags["--host"] == "127.0.0.1"
+    store = Path(flags["--backend-store-uri"].removeprefix("sqlite:///"))
+    artifacts = Path(flags["--artifacts-destination"])
+    (writable,) = keys["ReadWritePaths"]
+    assert store.parent == artifacts.parent == Path(writable) == Path(keys["WorkingDirectory"][0])
+    assert Path(env_example()["CREDGUARD_DATA_DIR"]) in store.parents
+    assert "MLFLOW_DISABLE_TELEMETRY=true" in keys["Environment"]
+    assert keys["User"] == ["credguard"] and keys["NoNewPrivileges"] == ["yes"]
+
+
 def test_env_example_sets_only_known_settings_for_production(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
