@@ -1,8 +1,9 @@
 """The FastAPI application: settings and engine on ``app.state``, errors as problem details.
 
 ``create_app`` checks before serving that the schema is current and a signing key exists, and
-refuses to start otherwise, saying what to run or set. With ``worker=True`` (the embedded
-default) a job worker runs in a thread of the same process.
+refuses to start otherwise, saying what to run or set (the same for the pseudonym key of the
+outcomes training store). With ``worker=True`` (the embedded default) a job worker runs in a
+thread of the same process.
 """
 
 from __future__ import annotations
@@ -19,17 +20,20 @@ from credguard.api import errors, middleware, observability
 from credguard.api.routes import auth as auth_routes
 from credguard.api.routes import batches, health
 from credguard.api.routes import models as model_routes
+from credguard.api.routes import outcomes as outcome_routes
 from credguard.api.routes import scores as score_routes
 from credguard.batches import worker as batch_worker
 from credguard.config import Settings
 from credguard.db import migrate
 from credguard.db.engine import BackgroundCheckpointer, get_engine, is_sqlite
+from credguard.outcomes.pseudonym import pseudonym_key
 
 
 def create_app(settings: Settings, *, worker: bool = True) -> FastAPI:
     engine = get_engine(settings.resolved_database_url)
     migrate.ensure_current(engine)
     auth.secret_key(settings)
+    pseudonym_key(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,6 +75,7 @@ def create_app(settings: Settings, *, worker: bool = True) -> FastAPI:
         batches.router,
         score_routes.router,
         model_routes.router,
+        outcome_routes.router,
     ):
         app.include_router(router, responses=everywhere)
     return app

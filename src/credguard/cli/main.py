@@ -10,7 +10,7 @@ import typer
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from credguard import logs
-from credguard.cli import batches, clients, db, models, security, serve, setup, users
+from credguard.cli import batches, clients, db, models, outcomes, security, serve, setup, users
 from credguard.cli.context import err_console
 from credguard.errors import CredGuardError
 
@@ -26,6 +26,7 @@ app.add_typer(security.app, name="security")
 app.add_typer(users.app, name="users")
 app.add_typer(clients.app, name="clients")
 app.add_typer(models.app, name="models")
+app.add_typer(outcomes.app, name="outcomes")
 setup.register(app)
 batches.register(app)
 serve.register(app)

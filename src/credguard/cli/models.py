@@ -266,3 +266,20 @@ def due_command() -> None:
     for item in items:
         table.add_row(item.product, item.trigger, item.detail)
     context.console.print(table)
+
+
+@app.command("export-training-data")
+def export_training_data_command(
+    product: str = typer.Option(..., "--product", help="Product, e.g. CARTAO."),
+    output: Path = typer.Option(..., "--output", help="CSV file to write."),
+    months: int | None = typer.Option(
+        None, "--months", min=1, max=600, help="Outcomes of the last N months (default 6)."
+    ),
+    since: str | None = typer.Option(
+        None, "--since", help="Outcomes dated on or after this day (YYYY-MM-DD)."
+    ),
+) -> None:
+    """Training file from observed outcomes (no CPF, no name), for `models train`."""
+    from credguard.cli import outcomes
+
+    outcomes.export_training_data(product=product, output=output, months=months, since=since)

@@ -44,11 +44,13 @@ def serve_command(
     processes = workers or settings.workers
     if processes > 1:
         from credguard.accounts import auth
+        from credguard.outcomes.pseudonym import pseudonym_key
 
-        # What create_app checks, checked once here: a bad schema or key stops the command
+        # What create_app checks, checked once here: a bad schema or keys stop the command
         # before any process starts (the supervisor itself stays small: it serves nothing).
         context.engine()
         auth.secret_key(settings)
+        pseudonym_key(settings)
         if settings.rate_limit_per_minute and not settings.redis_url:
             context.err_console.print(
                 f"warning: {processes} processes count rate limits separately (each allows"

@@ -14,6 +14,11 @@ Features that count days (relationship length, recency) need the date they were 
 The runbook's export carries no processing date, so unless one is given, the reference date is
 the most recent ``data_ultima_compra`` of a valid row: the latest day the data can describe,
 never in any row's future nor after today. Pass ``--reference-date`` when the export's date is known.
+
+CredGuard's own training export (``credguard models export-training-data``) is pseudonymised: no
+``cpf`` or ``nome`` column, and a per-row ``data_referencia``, the day each row was scored; each
+row's features then count days up to its own date, and a purchase after it is invalid. Its
+labels are observed 0/1 outcomes.
 """
 
 from __future__ import annotations
@@ -25,13 +30,23 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from credguard.customers.contract import EXCLUSION, REQUIRED_COLUMNS, ROW_NUMBER
-from credguard.customers.validate import DuplicateTracker, normalise
+from credguard.customers.contract import EXCLUSION, REQUIRED_COLUMNS, ROW_NUMBER, Exclusion
+from credguard.customers.validate import BR_DATE, ISO_DATE, DuplicateTracker, normalise
 from credguard.db.base import utcnow
 from credguard.errors import InvalidInput
 from credguard.scoring.features import build_features
 
 DEFAULT_LABEL = "label"
+#: The training export's per-row reference date: the day the row's features were computed at.
+ROW_REFERENCE_DATE = "data_referencia"
+#: Columns a pseudonymised training file goes without.
+IDENTITY_COLUMNS = ("cpf", "nome")
+#: Stands in for the CPF a pseudonymised file lacks, so its rows go through the batch rules
+#: unchanged (they were checked, CPF included, when they were scored; training never reads it).
+_STAND_IN_CPF = "52998224725"
+#: Fewest customers of each outcome to train on: a 25 % stratified hold-out must get some of
+#: each, or its AUC and calibration cannot be measured.
+MIN_PER_CLASS = 10
 
 
 @dataclass(frozen=True)
@@ -90,14 +105,32 @@ def load_training_data(
 ) -> TrainingData:
     """The usable rows of ``product`` in a training file, as features and labels."""
     table = read_table(path)
-    missing = [name for name in (*REQUIRED_COLUMNS, label) if name not in table.columns]
+    pseudonymised = not any(name in table.columns for name in IDENTITY_COLUMNS)
+    needed = [c for c in REQUIRED_COLUMNS if not (pseudonymised and c in IDENTITY_COLUMNS)]
+    missing = [name for name in (*needed, label) if name not in table.columns]
     if missing:
         raise InvalidInput(f"{path.name} lacks the column(s) {', '.join(missing)}")
-    raw = table.select(
+    per_row = reference_date is None and ROW_REFERENCE_DATE in table.columns
+    identity = (
+        [pl.lit(_STAND_IN_CPF).alias("cpf"), pl.lit(None, dtype=pl.String).alias("nome")]
+        if pseudonymised
+        else []
+    )
+    raw = table.with_columns(identity).select(
         pl.int_range(1, table.height + 1, dtype=pl.Int64).alias(ROW_NUMBER),
         *REQUIRED_COLUMNS,
-        pl.col(label).str.strip_chars().cast(pl.Float64, strict=False).alias("_label"),
+        _number(pl.col(label)).alias("_label"),
+        (_date(pl.col(ROW_REFERENCE_DATE)) if per_row else pl.lit(None, dtype=pl.Date)).alias(
+            "_reference"
+        ),
     )
+    if per_row:
+        latest_row_date = raw["_reference"].max()
+        if not isinstance(latest_row_date, date):
+            raise InvalidInput(
+                f"{path.name} has no valid {ROW_REFERENCE_DATE} (dates like 2026-05-31)"
+            )
+        reference_date = latest_row_date
     if reference_date is None:
         # The latest last purchase of a valid row; rows dated after today are invalid anyway.
         latest = (
@@ -120,11 +153,28 @@ def load_training_data(
         today=reference_date,
         seen=DuplicateTracker(),
         duplicates=False,  # a customer scored twice in six months is two observations
-    ).with_columns(raw["_label"])
+    ).with_columns(raw["_label"], raw["_reference"])
+    if per_row:
+        # Each row is judged by its own date, as the batch that scored it judged it.
+        row_date = pl.col("_reference")
+        after_it = (pl.col("data_primeira_compra") > row_date) | (
+            pl.col("data_ultima_compra") > row_date
+        )
+        typed = typed.with_columns(
+            pl.when(pl.col(EXCLUSION).is_null() & row_date.is_not_null() & after_it)
+            .then(pl.lit(Exclusion.DATA_INVALIDA.value))
+            .otherwise(pl.col(EXCLUSION))
+            .alias(EXCLUSION)
+        )
     usable = pl.col(EXCLUSION).is_null()
     labelled = pl.col("_label").is_between(0.0, 1.0)
     dropped = typed.filter(~usable).group_by(EXCLUSION).len().rows()
     rows_dropped = {str(reason): int(count) for reason, count in dropped}
+    if per_row:
+        undated = typed.filter(usable & pl.col("_reference").is_null()).height
+        if undated:
+            rows_dropped[f"{ROW_REFERENCE_DATE} missing or not a date"] = undated
+        usable = usable & pl.col("_reference").is_not_null()
     unlabelled = typed.filter(usable & ~labelled).height
     if unlabelled:
         rows_dropped["label missing or outside [0, 1]"] = unlabelled
@@ -132,11 +182,58 @@ def load_training_data(
     if kept.height == 0:
         raise InvalidInput(f"{path.name} has no usable row of product {product}")
     y = kept["_label"].to_numpy().astype(np.float64)
+    probability_labels = not bool(np.isin(y, (0.0, 1.0)).all())
+    _check_both_outcomes(y, probability_labels, where=f"{path.name} ({product})")
     return TrainingData(
-        X=build_features(kept, reference_date),
+        X=build_features(kept, kept["_reference"] if per_row else reference_date),
         y=y,
-        probability_labels=not bool(np.isin(y, (0.0, 1.0)).all()),
+        probability_labels=probability_labels,
         reference_date=reference_date,
         rows_read=table.height,
         rows_dropped=rows_dropped,
     )
+
+
+def _number(text: pl.Expr) -> pl.Expr:
+    """A label as a number: ``0.35``, or ``0,35`` as a pt-BR spreadsheet writes it."""
+    stripped = text.str.strip_chars()
+    with_point = (
+        pl.when(stripped.str.contains(r"^-?[0-9]*,[0-9]+$"))
+        .then(stripped.str.replace(",", ".", literal=True))
+        .otherwise(stripped)
+    )
+    return with_point.cast(pl.Float64, strict=False)
+
+
+def _date(text: pl.Expr) -> pl.Expr:
+    """A date written ``2026-05-31`` (a time after it is ignored) or ``31/05/2026``; else null."""
+    day = text.str.strip_chars().str.slice(0, 10)
+    return pl.coalesce(
+        pl.when(day.str.contains(ISO_DATE)).then(day.str.to_date("%Y-%m-%d", strict=False)),
+        pl.when(day.str.contains(BR_DATE)).then(day.str.to_date("%d/%m/%Y", strict=False)),
+    )
+
+
+def _check_both_outcomes(y: np.ndarray, probabilities: bool, *, where: str) -> None:
+    """Refuse labels a model cannot learn from: one outcome only, or too few of one."""
+    if probabilities:
+        if float(y.min()) == float(y.max()):
+            raise InvalidInput(
+                f"the labels of {where} are all {y[0]:g}: a model needs labels that differ"
+            )
+        return
+    defaults = int(y.sum())
+    for count, value, kind in (
+        (len(y) - defaults, 1, "non-defaulted (0)"),
+        (defaults, 0, "defaulted (1)"),
+    ):
+        if count == 0:
+            raise InvalidInput(
+                f"the labels of {where} are all {value}: a model needs both defaulted and "
+                "non-defaulted customers"
+            )
+        if count < MIN_PER_CLASS:
+            raise InvalidInput(
+                f"{where} has only {count} {kind} customer(s): at least {MIN_PER_CLASS} of each "
+                "outcome are needed to train a model and check it on held-out customers"
+            )

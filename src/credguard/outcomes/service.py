@@ -51,6 +51,12 @@ _LINK_COLUMNS: dict[str, Any] = {
     "dataProcessamento": CustomerScore.data_processamento,
     **{name: getattr(CustomerScore, name) for name in INPUT_COLUMNS},
 }
+_INPUT_TYPES: dict[str, pl.DataType] = {
+    "data_primeira_compra": pl.Date(),
+    "data_ultima_compra": pl.Date(),
+    "valor_total_compras": pl.Float64(),
+    **{name: pl.Int64() for name in INTEGER_COLUMNS},
+}
 _CANDIDATE_SCHEMA = pl.Schema(
     {
         "scoreId": pl.Int64(),
@@ -63,10 +69,7 @@ _CANDIDATE_SCHEMA = pl.Schema(
         "faixaScore": pl.String(),
         "motivoExclusao": pl.String(),
         "dataProcessamento": pl.Datetime("us"),
-        "data_primeira_compra": pl.Date(),
-        "data_ultima_compra": pl.Date(),
-        **{name: pl.Int64() for name in INTEGER_COLUMNS},
-        "valor_total_compras": pl.Float64(),
+        **{name: _INPUT_TYPES[name] for name in INPUT_COLUMNS},  # the query's order
         "scoreReferenceDate": pl.Date(),
     }
 )
@@ -108,17 +111,23 @@ def store(session: Session, prepared: Prepared) -> RecordReport:
     """Upsert prepared outcomes (flushed; the caller takes the write turn and commits)."""
     frame = prepared.frame
     now = utcnow()
-    values = frame.select(
-        pl.lit(prepared.client_id, dtype=pl.Int64).alias("clientId"),
-        "cpfHash",
-        "produto",
-        "inadimplente",
-        "dataReferencia",
-        *_STORED_LINK,
-        pl.lit(now, dtype=pl.Datetime("us")).alias("createdAt"),
-        pl.lit(now, dtype=pl.Datetime("us")).alias("updatedAt"),
-    ).to_dicts()
-    session.execute(_upsert(session), values)
+    statement = _upsert(session)
+    for start in range(0, frame.height, CHUNK_ROWS):  # bounded memory: dicts per chunk
+        values = (
+            frame.slice(start, CHUNK_ROWS)
+            .select(
+                pl.lit(prepared.client_id, dtype=pl.Int64).alias("clientId"),
+                "cpfHash",
+                "produto",
+                "inadimplente",
+                "dataReferencia",
+                *_STORED_LINK,
+                pl.lit(now, dtype=pl.Datetime("us")).alias("createdAt"),
+                pl.lit(now, dtype=pl.Datetime("us")).alias("updatedAt"),
+            )
+            .to_dicts()
+        )
+        session.execute(statement, values)
     session.flush()
     existed = frame["_existed"].fill_null(False)
     linked_now = frame["scoreId"].is_not_null() | frame["_was_linked"].fill_null(False)

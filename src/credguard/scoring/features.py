@@ -48,13 +48,21 @@ INPUT_COLUMNS: tuple[str, ...] = (
 _EPOCH = date(1970, 1, 1)
 
 
-def feature_matrix(columns: Mapping[str, np.ndarray], reference_date: date) -> np.ndarray:
+def feature_matrix(
+    columns: Mapping[str, np.ndarray], reference_date: date | np.ndarray
+) -> np.ndarray:
     """Float64 matrix (rows, 9) of :data:`FEATURES` from float columns of :data:`INPUT_COLUMNS`.
 
     Dates come as days since 1970-01-01; NaN marks a missing value, and stays NaN in the
-    features that use it (the model handles NaN as missing).
+    features that use it (the model handles NaN as missing). ``reference_date``, the day the
+    day counts run to, is one date for all rows (batches, online scoring) or one per row, as
+    days since 1970-01-01 (training rows scored on different days).
     """
-    reference = float((reference_date - _EPOCH).days)
+    reference: float | np.ndarray = (
+        float((reference_date - _EPOCH).days)
+        if isinstance(reference_date, date)
+        else np.asarray(reference_date, dtype=np.float64)
+    )
     purchases = columns["total_compras"]
     valor = columns["valor_total_compras"]
     on_time = columns["total_pagamentos_em_dia"]
@@ -79,12 +87,20 @@ def feature_matrix(columns: Mapping[str, np.ndarray], reference_date: date) -> n
     ).astype(np.float64, order="F", copy=False)
 
 
-def build_features(df: pl.DataFrame, reference_date: date) -> np.ndarray:
-    """:func:`feature_matrix` of a normalised frame's columns (nulls are missing values)."""
+def build_features(df: pl.DataFrame, reference_date: date | pl.Series) -> np.ndarray:
+    """:func:`feature_matrix` of a normalised frame's columns (nulls are missing values).
+
+    ``reference_date``: one date, or a Date series with each row's (no nulls).
+    """
     inputs = df.select(
         pl.col(name).to_physical().cast(pl.Float64).fill_null(float("nan"))
         for name in INPUT_COLUMNS
     )
+    reference: date | np.ndarray = (
+        reference_date
+        if isinstance(reference_date, date)
+        else (reference_date.cast(pl.Date).to_physical().cast(pl.Float64).to_numpy())
+    )
     return feature_matrix(
-        {name: inputs.get_column(name).to_numpy() for name in INPUT_COLUMNS}, reference_date
+        {name: inputs.get_column(name).to_numpy() for name in INPUT_COLUMNS}, reference
     )
