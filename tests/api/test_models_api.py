@@ -228,6 +228,7 @@ def test_runbook_section_5_2_literally(
     ):  # fmt: skip
         result = run_runbook_script(script, *args, settings=settings_env)
         assert result.returncode == 0, (script, result.stderr)
+    assert f"MLflow ({mlflow_server}): registered" in " ".join(result.stdout.split())
     # "Validar no MLflow": the model is there, with its figures and card, not yet in production.
     where = mlflow_registry.location(
         settings.model_copy(update={"mlflow_tracking_uri": mlflow_server})
