@@ -17,7 +17,7 @@ from credguard.db import migrate
 
 
 def credguard(
-    settings: Settings, *args: str, check: bool = True
+    settings: Settings, *args: str, check: bool = True, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
@@ -25,6 +25,7 @@ def credguard(
         "CREDGUARD_DATABASE_URL": settings.resolved_database_url,
         "CREDGUARD_CHUNK_SIZE": str(settings.chunk_size),
         "COLUMNS": "200",
+        **(env or {}),
     }
     result = subprocess.run(
         [sys.executable, "-m", "credguard", *args],

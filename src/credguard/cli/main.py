@@ -7,6 +7,7 @@ import sys
 from typing import NoReturn
 
 import typer
+from rich.markup import escape
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from credguard import logs
@@ -38,11 +39,13 @@ def run() -> None:
     try:
         app()
     except CredGuardError as exc:
-        err_console.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        err_console.print(f"[red]error:[/red] {escape(exc.message)}", highlight=False)
         sys.exit(1)
     except OperationalError as exc:
         reason = str(exc.orig).splitlines()[0] if exc.orig else str(exc).splitlines()[0]
-        err_console.print(f"[red]error:[/red] cannot use the database: {reason}", highlight=False)
+        err_console.print(
+            f"[red]error:[/red] cannot use the database: {escape(reason)}", highlight=False
+        )
         sys.exit(1)
     except SQLAlchemyError as exc:
         err_console.print(
@@ -56,7 +59,7 @@ def run() -> None:
         if exc.strerror is None:
             raise_unexpected(exc)
         err_console.print(
-            f"[red]error:[/red] {exc.strerror}: {exc.filename or ''}", highlight=False
+            f"[red]error:[/red] {exc.strerror}: {escape(str(exc.filename or ''))}", highlight=False
         )
         sys.exit(1)
     except Exception as exc:
@@ -69,7 +72,7 @@ def raise_unexpected(exc: Exception) -> NoReturn:
         raise exc
     first_line = str(exc).splitlines()[0] if str(exc) else ""
     err_console.print(
-        f"[red]error:[/red] unexpected {type(exc).__name__}: {first_line} "
+        f"[red]error:[/red] unexpected {type(exc).__name__}: {escape(first_line)} "
         "(run again with CREDGUARD_LOG_LEVEL=DEBUG for the details)",
         highlight=False,
     )

@@ -7,11 +7,13 @@ from datetime import date
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from credguard.cli import context
+from credguard.config import Settings
 from credguard.db.engine import session_scope
-from credguard.errors import InvalidInput
+from credguard.errors import ConfigurationError, InvalidInput
 
 app = typer.Typer(help="Models: train, register, list, promote, rollback.", no_args_is_help=True)
 
@@ -114,6 +116,21 @@ def register_command(
         )
         label = f"{record.name} v{record.version} ({record.product}, id {record.id})"
     context.console.print(f"registered {label}; promote it with `credguard models promote`")
+    _mirror(settings)
+
+
+def _mirror(settings: Settings) -> None:
+    """Bring the MLflow mirror up to date and say how it went (a lagging mirror is a warning)."""
+    from credguard.ml import mlflow_registry
+
+    with context.console.status("updating MLflow"):
+        report = mlflow_registry.sync(context.engine(), settings)
+    if report is None:
+        return
+    if report.ok:
+        context.console.print(escape(report.summary()))
+    else:
+        context.err_console.print(f"[yellow]warning:[/yellow] {escape(report.summary())}")
 
 
 @app.command("list")
@@ -147,7 +164,7 @@ def list_command() -> None:
                 change.action + (" (forced)" if change.forced else ""),
                 str(change.to_model_id),
                 str(change.promoted_by or "-"),
-                change.reason,
+                escape(change.reason),
             )
     context.console.print(table)
     context.console.print(changes)
@@ -178,6 +195,7 @@ def promote_command(
         )
         message = f"{change.product}: now {change.to_model.name} v{change.to_model.version}"
     context.console.print(message)
+    _mirror(settings)
 
 
 @app.command("rollback")
@@ -194,6 +212,23 @@ def rollback_command(
         )
         message = f"{change.product}: back to {change.to_model.name} v{change.to_model.version}"
     context.console.print(message)
+    _mirror(context.settings())
+
+
+@app.command("sync-mlflow")
+def sync_command() -> None:
+    """Bring the MLflow registry mirror up to date (models, the `production` aliases)."""
+    from credguard.ml import mlflow_registry
+
+    settings = context.settings()
+    if mlflow_registry.location(settings) is None:
+        raise InvalidInput("the MLflow mirror is off (CREDGUARD_MLFLOW_TRACKING_URI=off)")
+    with context.console.status("updating MLflow"):
+        report = mlflow_registry.sync(context.engine(), settings)
+    assert report is not None
+    if not report.ok:
+        raise ConfigurationError(report.summary())
+    context.console.print(escape(report.summary()))
 
 
 @app.command("show")
@@ -248,7 +283,7 @@ def request_command(
         raise InvalidInput(f"unknown product {product}; configured: {', '.join(settings.products)}")
     with session_scope(context.engine()) as session:
         triggers.request_retraining(session, product=product, reason=reason, requested_by=by)
-    context.console.print(f"recorded: {product} retraining requested by {by.strip()}")
+    context.console.print(f"recorded: {product} retraining requested by {escape(by.strip())}")
 
 
 @app.command("due")
@@ -264,7 +299,7 @@ def due_command() -> None:
         return
     table = Table("product", "trigger", "why")
     for item in items:
-        table.add_row(item.product, item.trigger, item.detail)
+        table.add_row(item.product, item.trigger, escape(item.detail))
     context.console.print(table)
 
 
