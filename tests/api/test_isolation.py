@@ -19,15 +19,17 @@ import httpx
 import jwt
 import pytest
 from fastapi.routing import APIRoute
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 from starlette.routing import Route
 
 from credguard.accounts import auth
 from credguard.accounts.tables import User
 from credguard.api.app import create_app
+from credguard.batches.tables import BatchJob
 from credguard.config import Settings
 from credguard.db.base import utcnow
 from credguard.db.engine import session_scope
+from credguard.outcomes.tables import ObservedOutcome
 from tests import factories
 from tests.api.conftest import People, wait_done
 
@@ -106,6 +108,22 @@ ROUTES: dict[tuple[str, str], dict[str, set[int]]] = {
         OPERATOR: {403},
         ADMIN: {422},
     },
+    # An analyst's outcomes are always their own client's (clientId is ignored): the other
+    # client's analyst stores them for their client, unlinked to the owner's scores.
+    ("POST", "/api/v1/outcomes"): {
+        ANON: {401},
+        OTHER: {200},
+        OWNER: {200},
+        OPERATOR: {200},
+        ADMIN: {200},
+    },
+    ("GET", "/api/v1/outcomes/summary"): {
+        ANON: {401},
+        OTHER: {200},
+        OWNER: {200},
+        OPERATOR: {200},
+        ADMIN: {200},
+    },
 }
 
 
@@ -141,6 +159,17 @@ def _request(
             params={"clientId": client_id},
             headers=headers,
         )
+    if (method, path) == ("POST", "/api/v1/outcomes"):
+        customer = factories.make_customers(30)  # the job's customers (same seed)
+        outcome = {
+            "cpf": customer["cpf"][0],
+            "produto": customer["produto"][0],
+            "inadimplente": True,
+            "dataReferencia": utcnow().date().isoformat(),
+        }
+        return http.post(
+            path, json={"outcomes": [outcome]}, params={"clientId": client_id}, headers=headers
+        )
     if (method, path) == ("POST", "/api/v1/batches"):
         return http.post(
             path,
@@ -152,7 +181,12 @@ def _request(
 
 
 def test_route_matrix(
-    http: httpx.Client, people: People, settings: Settings, client_id: int, tmp_path: Path
+    http: httpx.Client,
+    people: People,
+    settings: Settings,
+    engine: Engine,
+    client_id: int,
+    tmp_path: Path,
 ) -> None:
     body = factories.write_file(factories.make_customers(30), tmp_path / "c.csv").read_bytes()
     created = http.post(
@@ -183,6 +217,20 @@ def test_route_matrix(
     assert not failures, "\n".join(failures)
     listed = http.get("/api/v1/batches", headers=people.other_analyst.headers).json()
     assert job_id not in [job["id"] for job in listed]
+    # Each client sees only its own outcome in its summary; staff see all four (owner's client
+    # for the owner, the operator and the admin; the other client's for its analyst).
+    summary = http.get("/api/v1/outcomes/summary", headers=people.other_analyst.headers).json()
+    assert [item["outcomes"] for item in summary] == [1]
+    summary = http.get("/api/v1/outcomes/summary", headers=people.operator.headers).json()
+    assert [item["outcomes"] for item in summary] == [2]  # a resend updates: 1 per client
+    # An outcome is linked only to a score of its own client's jobs.
+    with session_scope(engine) as session:
+        links = session.execute(
+            select(ObservedOutcome.client_id, BatchJob.client_id).join(
+                BatchJob, BatchJob.id == ObservedOutcome.batch_job_id
+            )
+        ).all()
+    assert links and all(outcome == job for outcome, job in links)
 
 
 Forge = Callable[[User, Settings], str]
