@@ -19,9 +19,11 @@ from sklearn.metrics import roc_auc_score
 from credguard.errors import ConfigurationError
 from credguard.ml.artifact import FORMAT_VERSION, Distribution, ModelArtifact
 from credguard.ml.training import (
+    CALIBRATION_FOLDS,
     default_model_name,
     platt,
     split_holdout,
+    split_rows,
     tabulate,
     train_default_models,
     train_model,
@@ -114,7 +116,7 @@ def test_tabulated_margin_equals_lightgbm(fixture: str, request: pytest.FixtureR
 
 def test_contributions_equal_lightgbm_shap(cartao: Trained) -> None:
     X = probe_rows(cartao, rows=2_000)
-    shap = cartao.booster.predict(X, pred_contrib=True)
+    shap = np.asarray(cartao.booster.predict(X, pred_contrib=True))
     np.testing.assert_allclose(cartao.model.contributions(X), shap[:, :-1], rtol=0, atol=1e-9)
     np.testing.assert_allclose(cartao.artifact.bias, shap[0, -1], rtol=0, atol=1e-9)
 
@@ -187,6 +189,9 @@ def test_metrics_and_references(cartao: Trained) -> None:
     assert metrics["gini"] == pytest.approx(2 * metrics["auc"] - 1)
     assert 0 < metrics["ks"] < 1 and 0 < metrics["brier"] < 0.25
     assert metrics["n_train"] == 30_000 and metrics["n_holdout"] == 10_000
+    # Calibrated out of fold on the training rows: none of the hold-out's 10,000.
+    assert metrics["n_calibration"] == metrics["n_train"]
+    assert metrics["calibration_folds"] == CALIBRATION_FOLDS
     assert metrics["default_rate"] == pytest.approx(cartao.y.mean())
     for distribution in [
         cartao.artifact.score_reference,
@@ -196,6 +201,42 @@ def test_metrics_and_references(cartao: Trained) -> None:
         assert len(distribution.proportions) == len(distribution.edges) + 1
     assert set(cartao.artifact.feature_reference) == set(FEATURES)
     assert 5 <= len(cartao.artifact.score_reference.edges) <= 9
+
+
+@pytest.mark.parametrize("labels", ["outcome", "probability"])
+def test_split_rows_keeps_the_holdout_apart(labels: str) -> None:
+    rng = np.random.default_rng(5)
+    y = (rng.random(10_001) < 0.1).astype(float) if labels == "outcome" else rng.random(10_001)
+    split = split_rows(y, seed=4, stratify=labels == "outcome")
+    assert len(np.intersect1d(split.train, split.holdout)) == 0
+    assert np.array_equal(np.union1d(split.train, split.holdout), np.arange(len(y)))
+    folds = np.concatenate(split.folds)
+    assert len(split.folds) == CALIBRATION_FOLDS and len(folds) == len(np.unique(folds))
+    assert np.array_equal(np.sort(folds), split.train)  # calibrated on training rows only
+    assert len(split.holdout) == pytest.approx(0.25 * len(y), abs=1)
+    if labels == "outcome":
+        for part in (split.holdout, *split.folds):
+            assert y[part].mean() == pytest.approx(y.mean(), abs=0.002)
+    again, other = (split_rows(y, seed=s, stratify=labels == "outcome") for s in (4, 5))
+    assert all(np.array_equal(a, b) for a, b in zip(split.folds, again.folds, strict=True))
+    assert not np.array_equal(other.holdout, split.holdout)
+
+
+@pytest.mark.parametrize("labels", ["outcome", "probability"])
+def test_the_holdout_serves_only_the_metrics(labels: str) -> None:
+    """Scrambling the hold-out's rows changes the reported figures and nothing else."""
+    X, outcome, prob = customers(12_000, seed=404)
+    y = outcome if labels == "outcome" else prob
+    holdout = split_rows(y, stratify=labels == "outcome").holdout
+    scrambled = X.copy()
+    scrambled[holdout] = X[np.random.default_rng(0).permutation(holdout)]
+    kept, changed = (
+        train_model(rows, y, product="CARTAO", name="t", version=1, reference_date=REF)
+        for rows in (X, scrambled)
+    )
+    assert kept.calibration == changed.calibration and kept.model_text == changed.model_text
+    assert kept.metrics["n_train"] + kept.metrics["n_holdout"] == len(y)
+    assert kept.metrics["auc"] > 0.7 and changed.metrics["auc"] < 0.6
 
 
 def test_distribution_bins_are_right_closed() -> None:

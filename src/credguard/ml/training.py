@@ -1,5 +1,9 @@
 """Training a product's model: additive monotone LightGBM, Platt calibration, metrics, references.
 
+Rows are split once: a stratified hold-out (25 %) that the reported metrics are computed on and
+that is used for nothing else, and the training part. The model is fitted on the whole training
+part; its Platt scaling on out-of-fold margins of that same part (see :func:`split_rows`).
+
 The model is additive on purpose: ``interaction_constraints`` of one feature per tree make each
 feature's contribution a step function of that feature alone, tabulated here once so that
 scoring needs nine binary searches per row (0.5 µs) instead of LightGBM's TreeSHAP (13 µs/row
@@ -12,6 +16,7 @@ import json
 import time
 import zlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +24,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from credguard.config import DEFAULT_CUTOFFS
 from credguard.errors import InvalidInput
@@ -47,6 +52,14 @@ DEFAULT_PARAMS: dict[str, Any] = {
 }
 DEFAULT_ROUNDS = 150
 HOLDOUT_SHARE = 0.25
+#: Folds of the training part whose out-of-fold margins fit the Platt scaling. Measured against
+#: the generator's true probabilities (3 products × 200k customers, 400k fresh ones to judge):
+#: out-of-fold margins came closest to the truth (mean squared error to the true probability
+#: 1.15 / 1.96 / 1.58 ×1e-4) — 5 folds gave the same — while a calibration part split off the
+#: training part (10, 15 or 20 % of it) fitted the trees on fewer rows and (a, b) on fewer
+#: still: 1.34–1.43 / 1.97–2.28 / 1.70–1.85 ×1e-4, and up to 0.0002 less AUC. Cost: three more
+#: fits on two thirds of the training part each.
+CALIBRATION_FOLDS = 3
 
 
 def split_holdout(
@@ -62,6 +75,33 @@ def split_holdout(
         shuffle=True,
     )
     return np.sort(train), np.sort(holdout)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row indices: what the model is fitted on, what it is calibrated on, what it is judged on."""
+
+    train: np.ndarray  # the trees are fitted on all of these
+    holdout: np.ndarray  # the reported metrics, and nothing else
+    folds: tuple[np.ndarray, ...]  # a partition of ``train``; Platt sees each fold's margins
+    # from trees fitted on the other folds, so (a, b) is fitted on rows the trees never saw
+
+
+def split_rows(
+    y: np.ndarray, *, seed: int = 0, stratify: bool = True, folds: int = CALIBRATION_FOLDS
+) -> Split:
+    """Hold-out, training part and the training part's calibration folds, deterministic for a seed.
+
+    Stratified by outcome when ``stratify`` (0/1 labels); probability labels are split at random.
+    """
+    train, holdout = split_holdout(y, seed=seed, stratify=stratify)
+    splitter = (
+        StratifiedKFold(folds, shuffle=True, random_state=seed)
+        if stratify
+        else KFold(folds, shuffle=True, random_state=seed)
+    )
+    parts = tuple(np.sort(train[out]) for _, out in splitter.split(train, y[train]))
+    return Split(train=train, holdout=holdout, folds=parts)
 
 
 def train_model(
@@ -91,7 +131,8 @@ def train_model(
     if not ((y >= 0.0) & (y <= 1.0)).all() or y.min() == y.max():
         raise ValueError("y must hold outcomes (0/1) or probabilities in [0, 1], not all equal")
     binary = bool(np.isin(y, (0.0, 1.0)).all())
-    train, holdout = split_holdout(y, seed=seed, stratify=binary)
+    split = split_rows(y, seed=seed, stratify=binary)
+    train, holdout = split.train, split.holdout
     full_params = {
         **DEFAULT_PARAMS,
         "objective": "binary" if binary else "cross_entropy",
@@ -103,6 +144,9 @@ def train_model(
     }
     dataset = lgb.Dataset(X[train], label=y[train], feature_name=list(FEATURES))
     booster = lgb.train(full_params, dataset, num_boost_round=num_boost_round)
+    calibration = platt(
+        _out_of_fold_margins(X, y, split, full_params, num_boost_round), y[split.train]
+    )
 
     intercept, tables = tabulate(booster.dump_model(), len(FEATURES))
     steps = {
@@ -111,7 +155,7 @@ def train_model(
             zip(FEATURES, tables, strict=True)
         )
     }
-    draft = ModelArtifact(
+    artifact = ModelArtifact(
         name=name,
         version=version,
         product=product,
@@ -120,21 +164,20 @@ def train_model(
         model_text=booster.model_to_string(),
         steps=steps,
         intercept=intercept,
-        calibration=(1.0, 0.0),
+        calibration=calibration,
         metrics={},
         score_reference=Distribution(edges=(), proportions=(1.0,), missing=0.0),
         feature_reference={},
         params={k: v for k, v in full_params.items() if k != "num_threads"},
         reference_date=reference_date,
     )
-    scorer = ScoringModel(draft)
-    calibration = platt(scorer.margin(X[holdout]), y[holdout])
-    calibrated = ModelArtifact(**{**draft.__dict__, "calibration": calibration})
-    scorer = ScoringModel(calibrated)
+    scorer = ScoringModel(artifact)
     holdout_prob = scorer.predict_proba(X[holdout])
     metrics: dict[str, Any] = evaluate(y[holdout], holdout_prob)
     metrics.update(
         n_train=float(len(train)),
+        n_calibration=float(sum(len(fold) for fold in split.folds)),
+        calibration_folds=len(split.folds),
         n_holdout=float(len(holdout)),
         default_rate=float(y.mean()),
         label="outcome" if binary else "probability",
@@ -143,7 +186,7 @@ def train_model(
     )
     return ModelArtifact(
         **{
-            **calibrated.__dict__,
+            **artifact.__dict__,
             "metrics": metrics,
             "score_reference": Distribution.of(
                 to_score(scorer.predict_proba(X[train])).astype(np.float64)
@@ -151,6 +194,25 @@ def train_model(
             "feature_reference": {f: Distribution.of(X[train, j]) for j, f in enumerate(FEATURES)},
         }
     )
+
+
+def _out_of_fold_margins(
+    X: np.ndarray,
+    y: np.ndarray,
+    split: Split,
+    params: Mapping[str, Any],
+    num_boost_round: int,
+) -> np.ndarray:
+    """Margins of the training rows, in ``split.train``'s order, each from trees not fitted on it."""
+    margins = np.empty(len(X))
+    for fold in split.folds:
+        rest = np.setdiff1d(split.train, fold, assume_unique=True)
+        dataset = lgb.Dataset(X[rest], label=y[rest], feature_name=list(FEATURES))
+        booster = lgb.train(dict(params), dataset, num_boost_round=num_boost_round)
+        margins[fold] = booster.predict(
+            X[fold], raw_score=True, num_threads=int(params["num_threads"])
+        )
+    return np.asarray(margins[split.train], dtype=np.float64)
 
 
 def tabulate(
