@@ -45,8 +45,11 @@ IDENTITY_COLUMNS = ("cpf", "nome")
 #: unchanged (they were checked, CPF included, when they were scored; training never reads it).
 _STAND_IN_CPF = "52998224725"
 #: Fewest customers of each outcome to train on: a 25 % stratified hold-out must get some of
-#: each, or its AUC and calibration cannot be measured.
+#: each, or its AUC and calibration cannot be measured (one crashes the split; two or three
+#: give an undefined AUC). Checked on files large enough to train on at all (training refuses
+#: fewer than 200 rows itself, with its own message).
 MIN_PER_CLASS = 10
+_TRAINABLE_ROWS = 200
 
 
 @dataclass(frozen=True)
@@ -232,7 +235,7 @@ def _check_both_outcomes(y: np.ndarray, probabilities: bool, *, where: str) -> N
                 f"the labels of {where} are all {value}: a model needs both defaulted and "
                 "non-defaulted customers"
             )
-        if count < MIN_PER_CLASS:
+        if count < MIN_PER_CLASS and len(y) >= _TRAINABLE_ROWS:
             raise InvalidInput(
                 f"{where} has only {count} {kind} customer(s): at least {MIN_PER_CLASS} of each "
                 "outcome are needed to train a model and check it on held-out customers"
