@@ -25,6 +25,9 @@ _PRODUCT_CODE = re.compile(r"[A-Z0-9_]{1,40}")
 #: observed default rates near 3, 8, 14, 20 and 41 %: each band clearly riskier than the last.
 DEFAULT_CUTOFFS: tuple[int, int, int, int] = (950, 900, 850, 750)
 
+#: Incident severities of the runbook's section 6.1 (P1 critical … P4 low).
+Severity = Literal["P1", "P2", "P3", "P4"]
+
 
 class Settings(BaseSettings):
     """CredGuard's configuration."""
@@ -136,6 +139,62 @@ class Settings(BaseSettings):
     ip_block_cache_seconds: float = Field(
         5.0, ge=0, description="How long the IP block list is cached before it is re-read."
     )
+    incident_severities: dict[str, Severity] = Field(
+        default_factory=lambda: {"drift": "P3"},
+        description="Severity of the incidents each source opens (JSON); drift at 'action' is a"
+        " degradation of model performance: P3 (runbook 6.1).",
+    )
+    response_minutes_p1: int = Field(15, ge=1, description="P1 (critical): response time.")
+    response_minutes_p2: int = Field(60, ge=1, description="P2 (high): response time.")
+    response_minutes_p3: int = Field(240, ge=1, description="P3 (medium): response time.")
+    response_minutes_p4: int = Field(1440, ge=1, description="P4 (low): response time.")
+    escalation_p1: str = Field(
+        "cto@credguard.com", max_length=200, description="P1: who is escalated to."
+    )
+    escalation_p2: str = Field(
+        "tech-lead@credguard.com", max_length=200, description="P2: who is escalated to."
+    )
+    escalation_p3: str = Field("Equipe de Dev", max_length=200, description="P3: escalation.")
+    escalation_p4: str = Field("Backlog", max_length=200, description="P4: escalation.")
+    operations_email: str = Field(
+        "ops@credguard.com",
+        max_length=254,
+        description="Operations team: told of incidents across all clients; Reply-To of mails.",
+    )
+    support_retraining_days: int = Field(
+        10,
+        ge=1,
+        le=365,
+        description="Business days a client with a support plan is told retraining takes.",
+    )
+    smtp_host: str = Field("", description="SMTP server; empty: mails stay queued, none sent.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port (587 STARTTLS, 465 TLS).")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        "starttls",
+        description="`starttls` (upgrade a plain connection), `tls` (implicit TLS) or `none`.",
+    )
+    smtp_username: str = Field("", description="SMTP login; empty: no authentication.")
+    smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password.")
+    smtp_ca_file: Path | None = Field(
+        None, description="CA certificates to verify the SMTP server with; empty: the system's."
+    )
+    smtp_from: str = Field(
+        "CredGuard <noreply@credguard.com>", max_length=254, description="From address of mails."
+    )
+    smtp_timeout_seconds: float = Field(
+        30.0, gt=0, description="Timeout of each SMTP connection and command."
+    )
+    mail_max_attempts: int = Field(
+        8, ge=1, description="Sending attempts of one mail before it is marked failed."
+    )
+    mail_retry_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="Wait before the first retry of a mail; doubles each attempt, at most 1 h.",
+    )
+    mail_lease_seconds: float = Field(
+        300.0, gt=0, description="A mail claimed longer ago than this is taken over by a sender."
+    )
 
     @field_validator("products", mode="before")
     @classmethod
@@ -188,6 +247,24 @@ class Settings(BaseSettings):
         """Score cut-offs of bands A–D for ``product``."""
         cuts = self.band_cutoffs.get(product)
         return DEFAULT_CUTOFFS if cuts is None else (cuts[0], cuts[1], cuts[2], cuts[3])
+
+    def response_minutes(self, severity: Severity) -> int:
+        """How soon an incident of ``severity`` must be answered (runbook 6.1)."""
+        return {
+            "P1": self.response_minutes_p1,
+            "P2": self.response_minutes_p2,
+            "P3": self.response_minutes_p3,
+            "P4": self.response_minutes_p4,
+        }[severity]
+
+    def escalation(self, severity: Severity) -> str:
+        """Who an incident of ``severity`` is escalated to (runbook 6.1 and 6.2)."""
+        return {
+            "P1": self.escalation_p1,
+            "P2": self.escalation_p2,
+            "P3": self.escalation_p3,
+            "P4": self.escalation_p4,
+        }[severity]
 
     @property
     def resolved_log_dir(self) -> Path:
