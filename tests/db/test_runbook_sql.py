@@ -247,14 +247,20 @@ def export_training_data(engine: Engine, path: Path) -> Path:
 
 
 def run_runbook_script(
-    script: str, *args: str, settings: dict[str, str] | None = None
+    script: str,
+    *args: str,
+    settings: dict[str, str] | None = None,
+    env_file: str | None = os.devnull,
 ) -> subprocess.CompletedProcess[str]:
     """``cd ml_training && python3 SCRIPT ARGS`` with the system's python3, as the runbook does.
 
-    No CREDGUARD_* variable leaks in from the test run except ``settings``; no env file is read.
+    No CREDGUARD_* variable leaks in from the test run except ``settings``; the service's
+    settings file is ``env_file`` (by default an empty one; None: the script's default path).
     """
     env = {key: value for key, value in os.environ.items() if not key.startswith("CREDGUARD_")}
-    env.update(CREDGUARD_ENV_FILE=os.devnull, **(settings or {}))
+    if env_file is not None:
+        env["CREDGUARD_ENV_FILE"] = env_file
+    env.update(settings or {})
     return subprocess.run(
         [shutil.which("python3") or sys.executable, script, *args],
         cwd=ROOT / "ml_training",
