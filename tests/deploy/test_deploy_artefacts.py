@@ -88,6 +88,7 @@ def test_env_example_sets_only_known_settings_for_production(
     for key in (
         "CREDGUARD_DATABASE_URL",
         "CREDGUARD_SECRET_KEY",
+        "CREDGUARD_PSEUDONYM_KEY",
         "CREDGUARD_ENVIRONMENT",
         "CREDGUARD_DATA_DIR",
         "CREDGUARD_LOG_DIR",
@@ -103,6 +104,7 @@ def test_env_example_sets_only_known_settings_for_production(
     assert settings.resolved_log_dir == Path("/var/log/credguard")
     assert settings.trusted_proxies == ["127.0.0.1"]
     assert len(settings.secret_key.get_secret_value()) >= 32
+    assert len(settings.pseudonym_key.get_secret_value()) >= 32
 
 
 def test_nginx_site_matches_the_application() -> None:
