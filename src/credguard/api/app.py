@@ -19,6 +19,7 @@ from credguard.accounts import auth
 from credguard.api import errors, middleware, observability
 from credguard.api.routes import auth as auth_routes
 from credguard.api.routes import batches, health
+from credguard.api.routes import incidents as incident_routes
 from credguard.api.routes import models as model_routes
 from credguard.api.routes import outcomes as outcome_routes
 from credguard.api.routes import scores as score_routes
@@ -76,6 +77,7 @@ def create_app(settings: Settings, *, worker: bool = True) -> FastAPI:
         score_routes.router,
         model_routes.router,
         outcome_routes.router,
+        incident_routes.router,
     ):
         app.include_router(router, responses=everywhere)
     return app

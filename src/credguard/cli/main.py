@@ -12,6 +12,8 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from credguard import logs
 from credguard.cli import batches, clients, db, models, outcomes, security, serve, setup, users
+from credguard.cli import incidents as incidents_cli
+from credguard.cli import notifications as notifications_cli
 from credguard.cli.context import err_console
 from credguard.errors import CredGuardError
 
@@ -28,6 +30,8 @@ app.add_typer(users.app, name="users")
 app.add_typer(clients.app, name="clients")
 app.add_typer(models.app, name="models")
 app.add_typer(outcomes.app, name="outcomes")
+app.add_typer(incidents_cli.app, name="incidents")
+app.add_typer(notifications_cli.app, name="notifications")
 setup.register(app)
 batches.register(app)
 serve.register(app)

@@ -40,6 +40,8 @@ def upgrade() -> None:
         sa.Column("resolvedAt", sa.DateTime(), nullable=True),
         sa.Column("resolvedBy", sa.String(length=254), nullable=True),
         sa.Column("resolution", sa.String(length=500), nullable=True),
+        # What became of telling the client (or operations): queued to whom, or why not.
+        sa.Column("notification", sa.String(length=300), nullable=True),
         sa.ForeignKeyConstraint(
             ["clientId"], ["clients.id"], name=op.f("fk_incidents_clientId_clients")
         ),
