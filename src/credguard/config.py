@@ -29,6 +29,10 @@ DEFAULT_CUTOFFS: tuple[int, int, int, int] = (950, 900, 850, 750)
 Severity = Literal["P1", "P2", "P3", "P4"]
 
 
+def _default_severities() -> dict[str, Severity]:
+    return {"drift": "P3"}
+
+
 class Settings(BaseSettings):
     """CredGuard's configuration."""
 
@@ -140,7 +144,7 @@ class Settings(BaseSettings):
         5.0, ge=0, description="How long the IP block list is cached before it is re-read."
     )
     incident_severities: dict[str, Severity] = Field(
-        default_factory=lambda: {"drift": "P3"},
+        default_factory=_default_severities,
         description="Severity of the incidents each source opens (JSON); drift at 'action' is a"
         " degradation of model performance: P3 (runbook 6.1).",
     )
