@@ -135,9 +135,7 @@ text = st.one_of(st.none(), st.text(max_size=20))
 def test_any_text_is_either_an_outcome_or_a_named_problem(
     values: list[tuple[str | None, ...]],
 ) -> None:
-    raw = rows.from_records(
-        [dict(zip(rows.COLUMNS, row, strict=True)) for row in values]  # type: ignore[misc]
-    )
+    raw = rows.from_records([dict(zip(rows.COLUMNS, row, strict=True)) for row in values])
     try:
         typed = check(raw)
     except rows.InvalidOutcomes as refused:
