@@ -77,7 +77,7 @@ def enqueue(
         raise InvalidInput("a mail's dedupe key must be 1 to 190 characters")
     if "@" not in recipient or len(recipient) > 254 or any(c in recipient for c in "\r\n,;"):
         raise InvalidInput(f"not one e-mail address: {recipient!r}")
-    now = utcnow()
+    now = _seconds(utcnow())  # due at once, whether the database rounds or truncates
     values: dict[str, Any] = {
         "dedupeKey": dedupe_key,
         "recipient": recipient.strip(),
@@ -207,13 +207,14 @@ def build_message(mail: _Claim | OutboxMail, settings: Settings) -> EmailMessage
         mail.id, mail.dedupe_key, mail.created_at, settings.smtp_from
     )
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(mail.body, subtype="plain", charset="utf-8")
+    # quoted-printable: 7-bit safe through any relay, still readable in the raw message.
+    message.set_content(mail.body, subtype="plain", charset="utf-8", cte="quoted-printable")
     return message
 
 
-def _now() -> datetime:
-    """Now to the second: MariaDB's DATETIME keeps no fraction, and claims are compared."""
-    return utcnow().replace(microsecond=0)
+def _seconds(moment: datetime) -> datetime:
+    """To the second: MariaDB's DATETIME keeps no fraction (and MySQL rounds one)."""
+    return moment.replace(microsecond=0)
 
 
 def _due(now: datetime, settings: Settings) -> Any:
@@ -227,7 +228,7 @@ def _due(now: datetime, settings: Settings) -> Any:
 def _claim_next(engine: Engine, settings: Settings, *, exclude: set[int]) -> _Claim | None:
     """Claim the next due mail (or one whose claim has expired): mine alone until marked."""
     for _ in range(20):  # another sender may take each candidate first
-        now = _now()
+        now = utcnow()
         with write_lock(engine), session_scope(engine) as session:
             candidate = session.scalar(
                 select(OutboxMail.id)
@@ -243,7 +244,7 @@ def _claim_next(engine: Engine, settings: Settings, *, exclude: set[int]) -> _Cl
                     .where(OutboxMail.id == candidate, _due(now, settings))
                     .values(
                         status=MailStatus.SENDING,
-                        claimed_at=now,
+                        claimed_at=_seconds(now),
                         attempts=OutboxMail.attempts + 1,
                     )
                     .execution_options(synchronize_session=False)
@@ -262,7 +263,7 @@ def _claim_next(engine: Engine, settings: Settings, *, exclude: set[int]) -> _Cl
                 body=mail.body,
                 attempts=mail.attempts,
                 created_at=mail.created_at,
-                claimed_at=now,
+                claimed_at=_seconds(now),
             )
     return None
 
