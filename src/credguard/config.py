@@ -7,6 +7,7 @@ at import time: call :func:`get_settings` (cached) where a setting is needed.
 from __future__ import annotations
 
 import re
+from datetime import time
 from functools import lru_cache
 from ipaddress import ip_network
 from itertools import pairwise
@@ -105,6 +106,37 @@ class Settings(BaseSettings):
         ge=1,
         le=36_500,
         description="Observed outcomes are purged this many days after their dataReferencia.",
+    )
+    drift_window_days: int = Field(
+        30, ge=1, le=366, description="Days of scores (by dataProcessamento) a drift result judges."
+    )
+    drift_min_sample: int = Field(
+        500,
+        ge=1,
+        description="Fewer customers (or outcomes) than this: `insufficient_sample`, not an alarm.",
+    )
+    drift_feature_threshold_pct: float = Field(
+        20.0, gt=0, le=100, description="A feature whose drift exceeds this percentage is flagged."
+    )
+    drift_performance_drop: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="Relative drop of AUC or accuracy at the cut-off from the model's baseline"
+        " that needs action (0.05: 5 %).",
+    )
+    drift_cutoff_band: Literal["B", "C", "D", "E"] = Field(
+        "D", description="Customers in this band or riskier count as predicted to default."
+    )
+    drift_run_at: str = Field(
+        "09:00",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="UTC time (HH:MM) of the daily drift run of `credguard serve`'s scheduler.",
+    )
+    drift_schedule: bool = Field(
+        True,
+        description="`credguard serve` (with its worker) runs drift daily, and at start-up when"
+        " today's run is missing; false where the systemd timer runs it.",
     )
     access_token_minutes: int = Field(30, ge=1, le=24 * 60, description="Access token lifetime.")
     upload_max_bytes: int = Field(
@@ -269,6 +301,12 @@ class Settings(BaseSettings):
             "P3": self.escalation_p3,
             "P4": self.escalation_p4,
         }[severity]
+
+    @property
+    def drift_run_time(self) -> time:
+        """:attr:`drift_run_at` as a time of day (UTC)."""
+        hours, minutes = self.drift_run_at.split(":")
+        return time(int(hours), int(minutes))
 
     @property
     def resolved_log_dir(self) -> Path:

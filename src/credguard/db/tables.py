@@ -4,6 +4,7 @@ from credguard.accounts import tables as accounts_tables
 from credguard.batches import tables as batches_tables
 from credguard.bureau import tables as bureau_tables
 from credguard.db.base import Base
+from credguard.drift import tables as drift_tables
 from credguard.incidents import tables as incidents_tables
 from credguard.ml import tables as ml_tables
 from credguard.notify import tables as notify_tables
@@ -15,6 +16,7 @@ __all__ = [
     "accounts_tables",
     "batches_tables",
     "bureau_tables",
+    "drift_tables",
     "incidents_tables",
     "ml_tables",
     "notify_tables",

@@ -33,6 +33,10 @@ def upgrade() -> None:
         sa.Column("psi", sa.Float(), nullable=True),
         sa.Column("psiCritical", sa.Float(), nullable=True),
         sa.Column("psiStatus", sa.String(length=24), nullable=False),
+        # Why `status` is what it is: the verdict of each part (stable | attention | action |
+        # insufficient_sample), kept beside the overall one so a page or a check can say why.
+        sa.Column("featureStatus", sa.String(length=24), nullable=False),
+        sa.Column("performanceStatus", sa.String(length=24), nullable=False),
         sa.Column("featureDrift", sa.Text(), nullable=True),
         sa.Column("scoreDistribution", sa.Text(), nullable=True),
         sa.Column("performance", sa.Text(), nullable=True),

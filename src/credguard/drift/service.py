@@ -1,0 +1,490 @@
+"""Detecting drift over a window of stored scores, keeping it as history, and listing it.
+
+:func:`detect_drift` computes, for a day ``D`` and every product with a production model, one
+result for all clients together and one per client scored in the window
+``[D − window_days + 1, D + 1)`` (UTC, by ``dataProcessamento``; excluded rows left out). Each
+product's window is read once, as columns (one query, the driver's own cursor, no ORM rows),
+features computed with each row's ``dataProcessamento`` day as reference date, then split by
+client. Observed performance uses the outcomes dated (``dataReferencia``) in the window that
+judge scores of the production model.
+
+Idempotent for a day: a run replaces that day's rows of the products it computed, in one
+transaction, so a re-run (or a run after a crash) leaves exactly one row per product × scope ×
+day. Runs take a named lock, so two processes (the timer and a server, two servers) never
+compute at once; :func:`run_if_missing` lets a scheduler skip a day already done.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from time import perf_counter
+from typing import Any, cast
+
+import numpy as np
+import structlog
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.orm import Session
+
+from credguard.accounts.tables import Client
+from credguard.config import Settings
+from credguard.db.base import utcnow
+from credguard.db.engine import is_sqlite, named_lock, new_session, session_scope, write_lock
+from credguard.drift import stats
+from credguard.drift.tables import ALL_CLIENTS, DriftResult, client_scope
+from credguard.ml import registry
+from credguard.ml.tables import ModelRecord
+from credguard.outcomes.tables import ObservedOutcome
+from credguard.scoring.features import INPUT_COLUMNS, feature_matrix
+
+log = structlog.get_logger(__name__)
+
+#: The named lock every run holds (see :func:`credguard.db.engine.named_lock`).
+LOCK_NAME = "credguard-drift-run"
+
+
+def thresholds(settings: Settings, product: str) -> stats.Thresholds:
+    """The settings that turn a product's figures into statuses."""
+    return stats.Thresholds(
+        min_sample=settings.drift_min_sample,
+        feature_threshold_pct=settings.drift_feature_threshold_pct,
+        performance_drop=settings.drift_performance_drop,
+        cutoff_band=settings.drift_cutoff_band,
+        cutoffs=settings.cutoffs_for(product),
+    )
+
+
+def window_bounds(day: date, window_days: int) -> tuple[datetime, datetime]:
+    """[start, end) of the window ending with ``day``: ``window_days`` whole UTC days."""
+    end = datetime.combine(day + timedelta(days=1), time.min)
+    return end - timedelta(days=window_days), end
+
+
+# --- reading a window -----------------------------------------------------------------------
+
+# Per dialect: days since 1970-01-01 of a DATE / DATETIME column, and a DECIMAL as a double.
+_DAYS = {
+    "sqlite": "CAST(julianday({0}) - 2440587.5 AS INTEGER)",
+    "mysql": "(TO_DAYS({0}) - 719528)",
+}
+_DOUBLE = {"sqlite": "{0}", "mysql": "CAST({0} AS DOUBLE)"}
+_PLACEHOLDER = {"sqlite": "?", "mysql": "%s"}
+#: Columns of the window query, in order (see :func:`_window_sql`).
+_CLIENT, _FIRST_INPUT, _DAY, _SCORE, _PROB, _SCORED = 0, 1, 8, 9, 10, 11
+
+
+def _window_sql(dialect: str) -> str:
+    days, double, mark = _DAYS[dialect], _DOUBLE[dialect], _PLACEHOLDER[dialect]
+    inputs = [
+        days.format(name) if name.startswith("data_") else name
+        for name in INPUT_COLUMNS
+        if name != "valor_total_compras"
+    ]
+    inputs.insert(INPUT_COLUMNS.index("valor_total_compras"), double.format("valor_total_compras"))
+    columns = [
+        "clientId",
+        *inputs,
+        days.format("dataProcessamento"),
+        "score",
+        "scoreProbInadimplencia",
+        f"CASE WHEN modelName = {mark} AND modelVersion = {mark} THEN 1 ELSE 0 END",
+    ]
+    return (
+        f"SELECT {', '.join(columns)} FROM customer_scores "
+        f"WHERE produto = {mark} AND dataProcessamento >= {mark} AND dataProcessamento < {mark} "
+        "AND motivoExclusao IS NULL"
+    )
+
+
+@dataclass(frozen=True)
+class WindowRows:
+    """A product's window as arrays: each row's client, features, score and probability."""
+
+    client_id: np.ndarray  #: int64
+    X: np.ndarray  #: (rows, 9) features
+    score: np.ndarray
+    prob: np.ndarray
+    scored: np.ndarray  #: scored by the production model (bool)
+
+
+def read_window(
+    engine: Engine, product: str, start: datetime, end: datetime, model: registry.ModelRef
+) -> np.ndarray:
+    """Every scored row of ``product`` processed in [start, end), as one float matrix.
+
+    One query; its columns are :func:`_window_sql`'s (dates as days since 1970, NULL as NaN).
+    """
+    dialect = "sqlite" if is_sqlite(engine) else "mysql"
+    bounds: tuple[Any, Any] = (start, end)
+    if dialect == "sqlite":  # compared as the text SQLAlchemy stores
+        bounds = (f"{start:%Y-%m-%d %H:%M:%S.%f}", f"{end:%Y-%m-%d %H:%M:%S.%f}")
+    params = (model.name, str(model.version), product, *bounds)
+    with engine.connect() as connection:
+        # The driver's cursor: rows come as tuples straight into one float matrix, without
+        # SQLAlchemy building a Row object per customer (measured: the read is most of a run).
+        cursor: Any = cast(Any, connection.connection.dbapi_connection).cursor()
+        try:
+            cursor.execute(_window_sql(dialect), params)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+    if not rows:
+        return np.empty((0, _SCORED + 1))
+    return np.array(rows, dtype=np.float64)
+
+
+def window_rows(table: np.ndarray) -> WindowRows:
+    """Features (each row's ``dataProcessamento`` day as reference date) of a window's matrix."""
+    inputs = {name: table[:, _FIRST_INPUT + i] for i, name in enumerate(INPUT_COLUMNS)}
+    return WindowRows(
+        client_id=table[:, _CLIENT].astype(np.int64),
+        X=feature_matrix(inputs, table[:, _DAY]),
+        score=table[:, _SCORE],
+        prob=table[:, _PROB],
+        scored=table[:, _SCORED] == 1.0,
+    )
+
+
+def read_outcomes(
+    session: Session, product: str, start: datetime, end: datetime, model: registry.ModelRef
+) -> tuple[np.ndarray, stats.Outcomes]:
+    """Client per outcome, and the outcomes dated in the window judging the model's scores."""
+    rows = session.execute(
+        select(
+            ObservedOutcome.client_id,
+            ObservedOutcome.inadimplente,
+            ObservedOutcome.score_prob,
+        ).where(
+            ObservedOutcome.produto == product,
+            ObservedOutcome.data_referencia >= start.date(),
+            ObservedOutcome.data_referencia < end.date(),
+            ObservedOutcome.score_prob.is_not(None),
+            ObservedOutcome.motivo_exclusao.is_(None),
+            ObservedOutcome.model_name == model.name,
+            ObservedOutcome.model_version == str(model.version),
+        )
+    ).all()
+    table = np.array([(c, 1.0 if d else 0.0, p) for c, d, p in rows], dtype=np.float64).reshape(
+        -1, 3
+    )
+    return table[:, 0].astype(np.int64), stats.Outcomes(table[:, 1], table[:, 2])
+
+
+# --- a run ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ProductRun:
+    """What a run did for one product."""
+
+    product: str
+    model: str | None = None
+    rows: int = 0
+    statuses: dict[str, str] = field(default_factory=dict)  #: scope → overall status
+    skipped: str | None = None  #: why nothing was computed
+    seconds: dict[str, float] = field(default_factory=dict)  #: stage → seconds
+
+
+@dataclass
+class RunReport:
+    """What a run computed and stored."""
+
+    day: date
+    window_start: datetime
+    window_end: datetime
+    products: list[ProductRun]
+    result_ids: list[int] = field(default_factory=list)
+    store_seconds: float = 0.0
+
+
+#: Called after a run's results are committed, with the engine, settings and the report: where
+#: incidents and notifications hook in (see :func:`on_results`).
+Listener = Callable[[Engine, Settings, RunReport], None]
+_LISTENERS: list[Listener] = []
+
+
+def on_results(listener: Listener) -> Listener:
+    """Call ``listener`` after every run that stored results (usable as a decorator)."""
+    _LISTENERS.append(listener)
+    return listener
+
+
+def detect_drift(
+    engine: Engine,
+    settings: Settings,
+    *,
+    day: date | None = None,
+    products: Sequence[str] | None = None,
+) -> RunReport:
+    """Compute and store every product × scope result of ``day`` (default: today, UTC).
+
+    Re-running replaces that day's results of the products computed: safe after a crash or
+    twice in a row, and two processes never compute at once (a named lock).
+    """
+    day = day or utcnow().date()
+    with named_lock(engine, LOCK_NAME):
+        report = _run(engine, settings, day, list(products or settings.products))
+    _notify(engine, settings, report)
+    return report
+
+
+def run_if_missing(engine: Engine, settings: Settings, day: date | None = None) -> RunReport | None:
+    """:func:`detect_drift` for ``day`` unless it has been done (checked under the lock)."""
+    day = day or utcnow().date()
+    with named_lock(engine, LOCK_NAME):
+        if not is_missing(engine, settings, day):
+            return None
+        report = _run(engine, settings, day, list(settings.products))
+    _notify(engine, settings, report)
+    return report
+
+
+def is_missing(engine: Engine, settings: Settings, day: date) -> bool:
+    """Whether a product with a production model has no all-clients result for ``day``."""
+    with session_scope(engine) as session:
+        products = set(registry.production_models(session)) & set(settings.products)
+        done = set(
+            session.scalars(
+                select(DriftResult.produto).where(
+                    DriftResult.dia == day, DriftResult.scope == ALL_CLIENTS
+                )
+            )
+        )
+    return bool(products - done)
+
+
+def _notify(engine: Engine, settings: Settings, report: RunReport) -> None:
+    if not report.result_ids:
+        return
+    for listener in _LISTENERS:
+        try:
+            listener(engine, settings, report)
+        except Exception:  # one listener failing must not hide the stored results
+            log.exception("drift listener failed", listener=getattr(listener, "__name__", "?"))
+
+
+def _run(engine: Engine, settings: Settings, day: date, products: list[str]) -> RunReport:
+    start, end = window_bounds(day, settings.drift_window_days)
+    report = RunReport(day=day, window_start=start, window_end=end, products=[])
+    with session_scope(engine) as session:
+        production = registry.production_models(session)
+        ids = [ref.id for ref in production.values()]
+        stored_metrics: dict[int, str | None] = {
+            model_id: text
+            for model_id, text in session.execute(
+                select(ModelRecord.id, ModelRecord.metrics).where(ModelRecord.id.in_(ids))
+            )
+        }
+    results: list[DriftResult] = []
+    for product in products:
+        run = ProductRun(product)
+        report.products.append(run)
+        ref = production.get(product)
+        if ref is None:
+            run.skipped = "no production model"
+            continue
+        run.model = f"{ref.name} v{ref.version}"
+        artifact = registry.load(ref).artifact
+        metrics = {**artifact.metrics, **json.loads(stored_metrics.get(ref.id) or "{}")}
+        reference = stats.Reference.of(artifact, metrics)
+        results.extend(_assess_product(engine, settings, ref, reference, day, run))
+    began = perf_counter()
+    computed = [run.product for run in report.products if run.skipped is None]
+    with write_lock(engine), session_scope(engine) as session:
+        if computed:
+            session.execute(
+                delete(DriftResult).where(DriftResult.dia == day, DriftResult.produto.in_(computed))
+            )
+        session.add_all(results)
+        session.flush()
+        report.result_ids = [result.id for result in results]
+    report.store_seconds = perf_counter() - began
+    log.info(
+        "drift computed",
+        day=day.isoformat(),
+        results=len(results),
+        action=sum(result.status == stats.Status.ACTION for result in results),
+    )
+    return report
+
+
+def _assess_product(
+    engine: Engine,
+    settings: Settings,
+    ref: registry.ModelRef,
+    reference: stats.Reference,
+    day: date,
+    run: ProductRun,
+) -> list[DriftResult]:
+    """The all-clients result and one per client of ``run.product``'s window."""
+    product = run.product
+    start, end = window_bounds(day, settings.drift_window_days)
+    began = perf_counter()
+    table = read_window(engine, product, start, end, ref)
+    with new_session(engine) as session:
+        outcome_clients, outcomes = read_outcomes(session, product, start, end, ref)
+    run.seconds["read"] = perf_counter() - began
+    began = perf_counter()
+    rows = window_rows(table)
+    del table
+    run.seconds["features"] = perf_counter() - began
+    began = perf_counter()
+    window = stats.Window.of(reference, rows.X, rows.score, rows.prob, rows.scored)
+    run.seconds["bins"] = perf_counter() - began
+    run.rows = len(window)
+    began = perf_counter()
+    limits = thresholds(settings, product)
+    now = utcnow()
+
+    def result(client_id: int | None, assessment: stats.Assessment) -> DriftResult:
+        scope = client_scope(client_id)
+        run.statuses[scope] = assessment.status.value
+        return DriftResult(
+            produto=product,
+            client_id=client_id,
+            scope=scope,
+            dia=day,
+            window_start=start,
+            window_end=end,
+            model_id=ref.id,
+            n_current=assessment.n,
+            n_reference=reference.n,
+            psi=assessment.psi,
+            psi_critical=assessment.psi_critical,
+            psi_status=assessment.psi_status.value,
+            feature_status=assessment.feature_status.value,
+            performance_status=assessment.performance_status.value,
+            score_distribution=_dumps(assessment.score_distribution),
+            feature_drift=_dumps(assessment.feature_drift),
+            performance=_dumps(assessment.performance),
+            status=assessment.status.value,
+            created_at=now,
+        )
+
+    results = [result(None, stats.assess(reference, limits, window, outcomes))]
+    outcomes_of = _groups(outcome_clients)
+    for client_id, members in _groups(rows.client_id).items():
+        chosen = outcomes_of.get(client_id)
+        mine = outcomes.subset(chosen) if chosen is not None else None
+        results.append(
+            result(client_id, stats.assess(reference, limits, window.subset(members), mine))
+        )
+    run.seconds["assess"] = perf_counter() - began
+    return results
+
+
+def _groups(keys: np.ndarray) -> dict[int, np.ndarray]:
+    """Row indices of each distinct key (one sort, no per-row Python)."""
+    if len(keys) == 0:
+        return {}
+    order = np.argsort(keys, kind="stable")
+    distinct, first = np.unique(keys[order], return_index=True)
+    return {int(key): part for key, part in zip(distinct, np.split(order, first[1:]), strict=True)}
+
+
+def _dumps(value: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+# --- reading results ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResultView:
+    """A stored result with its client's name, ready to serialise (camelCase, parsed JSON)."""
+
+    result: DriftResult
+    client_name: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        r = self.result
+        return {
+            "id": r.id,
+            "produto": r.produto,
+            "scope": r.scope,
+            "clientId": r.client_id,
+            "clientName": self.client_name,
+            "dia": r.dia.isoformat(),
+            "windowStart": r.window_start.isoformat(),
+            "windowEnd": r.window_end.isoformat(),
+            "modelId": r.model_id,
+            "nCurrent": r.n_current,
+            "nReference": r.n_reference,
+            "psi": r.psi,
+            "psiCritical": r.psi_critical,
+            "status": r.status,
+            "statuses": {
+                "score": r.psi_status,
+                "features": r.feature_status,
+                "performance": r.performance_status,
+            },
+            **r.parts(),
+            "createdAt": r.created_at.isoformat(),
+        }
+
+
+def list_results(
+    session: Session,
+    *,
+    product: str | None = None,
+    client_id: int | None = None,
+    scope: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    limit: int = 1000,
+) -> list[ResultView]:
+    """Stored results, newest day first, filtered; what a page or the API shows.
+
+    ``client_id`` selects that client's scope; ``scope`` (``all`` or ``client:<id>``) one scope.
+    """
+    query = (
+        select(DriftResult, Client.name)
+        .outerjoin(Client, Client.id == DriftResult.client_id)
+        .order_by(DriftResult.dia.desc(), DriftResult.produto, DriftResult.scope)
+        .limit(limit)
+    )
+    if product is not None:
+        query = query.where(DriftResult.produto == product)
+    if client_id is not None:
+        query = query.where(DriftResult.client_id == client_id)
+    if scope is not None:
+        query = query.where(DriftResult.scope == scope)
+    if since is not None:
+        query = query.where(DriftResult.dia >= since)
+    if until is not None:
+        query = query.where(DriftResult.dia <= until)
+    return [ResultView(result, name) for result, name in session.execute(query)]
+
+
+def latest(
+    session: Session,
+    *,
+    product: str | None = None,
+    client_id: int | None = None,
+    scope: str | None = None,
+) -> list[ResultView]:
+    """The latest result of each product × scope (filtered like :func:`list_results`)."""
+    newest = select(
+        DriftResult.produto, DriftResult.scope, func.max(DriftResult.dia).label("dia")
+    ).group_by(DriftResult.produto, DriftResult.scope)
+    if product is not None:
+        newest = newest.where(DriftResult.produto == product)
+    if client_id is not None:
+        newest = newest.where(DriftResult.client_id == client_id)
+    if scope is not None:
+        newest = newest.where(DriftResult.scope == scope)
+    last = newest.subquery()
+    query = (
+        select(DriftResult, Client.name)
+        .join(
+            last,
+            (last.c.produto == DriftResult.produto)
+            & (last.c.scope == DriftResult.scope)
+            & (last.c.dia == DriftResult.dia),
+        )
+        .outerjoin(Client, Client.id == DriftResult.client_id)
+        .order_by(DriftResult.produto, DriftResult.scope)
+    )
+    return [ResultView(result, name) for result, name in session.execute(query)]
