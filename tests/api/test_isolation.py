@@ -29,6 +29,7 @@ from credguard.batches.tables import BatchJob
 from credguard.config import Settings
 from credguard.db.base import utcnow
 from credguard.db.engine import session_scope
+from credguard.incidents import service as incidents
 from credguard.outcomes.tables import ObservedOutcome
 from tests import factories
 from tests.api.conftest import People, wait_done
@@ -124,6 +125,29 @@ ROUTES: dict[tuple[str, str], dict[str, set[int]]] = {
         OPERATOR: {200},
         ADMIN: {200},
     },
+    # An incident of the owner's client (a drift at "action"); lists are filtered per client.
+    ("GET", "/api/v1/incidents"): {
+        ANON: {401},
+        OTHER: {200},
+        OWNER: {200},
+        OPERATOR: {200},
+        ADMIN: {200},
+    },
+    ("GET", "/api/v1/incidents/{incident_id}"): READ_JOB,
+    ("POST", "/api/v1/incidents/{incident_id}/ack"): {
+        ANON: {401},
+        OTHER: {403},
+        OWNER: {403},
+        OPERATOR: {200},
+        ADMIN: {200},  # acknowledging again changes nothing
+    },
+    ("POST", "/api/v1/incidents/{incident_id}/resolve"): {
+        ANON: {401},
+        OTHER: {403},
+        OWNER: {403},
+        OPERATOR: {200},
+        ADMIN: {409},  # the operator resolved it just before
+    },
 }
 
 
@@ -170,6 +194,8 @@ def _request(
         return http.post(
             path, json={"outcomes": [outcome]}, params={"clientId": client_id}, headers=headers
         )
+    if method == "POST" and path.endswith("/resolve"):
+        return http.post(path, json={"resolution": "model retrained"}, headers=headers)
     if (method, path) == ("POST", "/api/v1/batches"):
         return http.post(
             path,
@@ -203,20 +229,35 @@ def test_route_matrix(
         OPERATOR: people.operator.headers,
         ADMIN: people.admin.headers,
     }
+    with session_scope(engine) as session:
+        incident = incidents.report_drift(
+            session,
+            settings,
+            product="CARTAO",
+            client_id=client_id,
+            status="action",
+            summary="CARTAO: PSI 0.31 (action)",
+            details=None,
+            detected_on=utcnow().date(),
+        )
+        assert incident is not None
+        incident_id = incident.id
     failures = []
     for (method, template), expected in sorted(ROUTES.items()):
-        path = template.replace("{job_id}", str(job_id))
+        path = template.replace("{job_id}", str(job_id)).replace("{incident_id}", str(incident_id))
         for identity in IDENTITIES:
             response = _request(http, method, path, headers[identity], body, client_id)
             if response.status_code not in expected[identity]:
                 failures.append(f"{method} {template} as {identity}: {response.status_code}")
-            if identity == OTHER and response.status_code == 200 and "{job_id}" in template:
-                failures.append(f"{method} {template} leaked another client's job")
+            if identity == OTHER and response.status_code == 200 and "_id}" in template:
+                failures.append(f"{method} {template} leaked another client's data")
             if template.endswith("/reprocess") and response.status_code == 202:
                 wait_done(http, job_id, people.admin.headers)
     assert not failures, "\n".join(failures)
     listed = http.get("/api/v1/batches", headers=people.other_analyst.headers).json()
     assert job_id not in [job["id"] for job in listed]
+    listed = http.get("/api/v1/incidents", headers=people.other_analyst.headers).json()
+    assert listed == []
     # Each client sees only its own outcome in its summary; staff see all four (owner's client
     # for the owner, the operator and the admin; the other client's for its analyst).
     summary = http.get("/api/v1/outcomes/summary", headers=people.other_analyst.headers).json()
