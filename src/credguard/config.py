@@ -221,7 +221,9 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Timeout of each SMTP connection and command."
     )
     mail_max_attempts: int = Field(
-        8, ge=1, description="Sending attempts of one mail before it is marked failed."
+        30,
+        ge=1,
+        description="Sending attempts of one mail before it is marked failed (30: about a day).",
     )
     mail_retry_seconds: float = Field(
         60.0,
