@@ -3,7 +3,7 @@
 ``create_app`` checks before serving that the schema is current and a signing key exists, and
 refuses to start otherwise, saying what to run or set (the same for the pseudonym key of the
 outcomes training store). With ``worker=True`` (the embedded default) a job worker runs in a
-thread of the same process.
+thread of the same process, and a scheduler runs the daily drift (CREDGUARD_DRIFT_SCHEDULE).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from credguard.accounts import auth
 from credguard.api import errors, middleware, observability
 from credguard.api.routes import auth as auth_routes
 from credguard.api.routes import batches, health
+from credguard.api.routes import drift as drift_routes
 from credguard.api.routes import incidents as incident_routes
 from credguard.api.routes import models as model_routes
 from credguard.api.routes import outcomes as outcome_routes
@@ -27,7 +28,9 @@ from credguard.batches import worker as batch_worker
 from credguard.config import Settings
 from credguard.db import migrate
 from credguard.db.engine import BackgroundCheckpointer, get_engine, is_sqlite
+from credguard.drift import service as drift
 from credguard.outcomes.pseudonym import pseudonym_key
+from credguard.scheduler import Scheduler
 
 
 def create_app(settings: Settings, *, worker: bool = True) -> FastAPI:
@@ -43,6 +46,9 @@ def create_app(settings: Settings, *, worker: bool = True) -> FastAPI:
         if checkpointer is not None:
             checkpointer.start()
         thread, stop = batch_worker.start_in_process(engine, settings) if worker else (None, None)
+        jobs = [drift.scheduled_job(engine, settings)] if worker and settings.drift_schedule else []
+        scheduler = Scheduler(jobs)
+        scheduler.start()
         # What start-up loaded (libraries, models, the app) lives as long as the process: kept
         # out of the cyclic collector's sweeps, whose full passes otherwise pause requests.
         gc.freeze()
@@ -50,6 +56,7 @@ def create_app(settings: Settings, *, worker: bool = True) -> FastAPI:
             yield
         finally:
             scorer.close()
+            scheduler.stop()
             if thread is not None and stop is not None:
                 stop.set()
                 thread.join(timeout=30)
@@ -78,6 +85,7 @@ def create_app(settings: Settings, *, worker: bool = True) -> FastAPI:
         model_routes.router,
         outcome_routes.router,
         incident_routes.router,
+        drift_routes.router,
     ):
         app.include_router(router, responses=everywhere)
     return app

@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from credguard import logs
 from credguard.cli import batches, clients, db, models, outcomes, security, serve, setup, users
+from credguard.cli import drift as drift_cli
 from credguard.cli import incidents as incidents_cli
 from credguard.cli import notifications as notifications_cli
 from credguard.cli.context import err_console
@@ -30,6 +31,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(clients.app, name="clients")
 app.add_typer(models.app, name="models")
 app.add_typer(outcomes.app, name="outcomes")
+app.add_typer(drift_cli.app, name="drift")
 app.add_typer(incidents_cli.app, name="incidents")
 app.add_typer(notifications_cli.app, name="notifications")
 setup.register(app)

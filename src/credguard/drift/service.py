@@ -17,9 +17,9 @@ compute at once; :func:`run_if_missing` lets a scheduler skip a day already done
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from time import perf_counter
 from typing import Any, cast
 
@@ -28,12 +28,14 @@ import structlog
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
+from credguard import scheduler
 from credguard.accounts.tables import Client
 from credguard.config import Settings
 from credguard.db.base import utcnow
 from credguard.db.engine import is_sqlite, named_lock, new_session, session_scope, write_lock
 from credguard.drift import stats
 from credguard.drift.tables import ALL_CLIENTS, DriftResult, client_scope
+from credguard.incidents import service as incidents
 from credguard.ml import registry
 from credguard.ml.tables import ModelRecord
 from credguard.outcomes.tables import ObservedOutcome
@@ -199,18 +201,6 @@ class RunReport:
     store_seconds: float = 0.0
 
 
-#: Called after a run's results are committed, with the engine, settings and the report: where
-#: incidents and notifications hook in (see :func:`on_results`).
-Listener = Callable[[Engine, Settings, RunReport], None]
-_LISTENERS: list[Listener] = []
-
-
-def on_results(listener: Listener) -> Listener:
-    """Call ``listener`` after every run that stored results (usable as a decorator)."""
-    _LISTENERS.append(listener)
-    return listener
-
-
 def detect_drift(
     engine: Engine,
     settings: Settings,
@@ -225,9 +215,7 @@ def detect_drift(
     """
     day = day or utcnow().date()
     with named_lock(engine, LOCK_NAME):
-        report = _run(engine, settings, day, list(products or settings.products))
-    _notify(engine, settings, report)
-    return report
+        return _run(engine, settings, day, list(products or settings.products))
 
 
 def run_if_missing(engine: Engine, settings: Settings, day: date | None = None) -> RunReport | None:
@@ -236,9 +224,7 @@ def run_if_missing(engine: Engine, settings: Settings, day: date | None = None) 
     with named_lock(engine, LOCK_NAME):
         if not is_missing(engine, settings, day):
             return None
-        report = _run(engine, settings, day, list(settings.products))
-    _notify(engine, settings, report)
-    return report
+        return _run(engine, settings, day, list(settings.products))
 
 
 def is_missing(engine: Engine, settings: Settings, day: date) -> bool:
@@ -253,16 +239,6 @@ def is_missing(engine: Engine, settings: Settings, day: date) -> bool:
             )
         )
     return bool(products - done)
-
-
-def _notify(engine: Engine, settings: Settings, report: RunReport) -> None:
-    if not report.result_ids:
-        return
-    for listener in _LISTENERS:
-        try:
-            listener(engine, settings, report)
-        except Exception:  # one listener failing must not hide the stored results
-            log.exception("drift listener failed", listener=getattr(listener, "__name__", "?"))
 
 
 def _run(engine: Engine, settings: Settings, day: date, products: list[str]) -> RunReport:
@@ -300,6 +276,17 @@ def _run(engine: Engine, settings: Settings, day: date, products: list[str]) -> 
         session.add_all(results)
         session.flush()
         report.result_ids = [result.id for result in results]
+        for result in results:  # "action" opens (or counts) an incident, committed together
+            incidents.report_drift(
+                session,
+                settings,
+                product=result.produto,
+                client_id=result.client_id,
+                status=result.status,
+                summary=summary(result),
+                details=details(result),
+                detected_on=day,
+            )
     report.store_seconds = perf_counter() - began
     log.info(
         "drift computed",
@@ -375,6 +362,52 @@ def _assess_product(
     return results
 
 
+def summary(result: DriftResult) -> str:
+    """One line saying what a result found, e.g. for an incident's title."""
+    who = "all clients" if result.client_id is None else f"client {result.client_id}"
+    parts = result.parts()
+    found = []
+    if result.psi is not None:
+        found.append(f"score PSI {result.psi:.3f} ({result.psi_status})")
+    flagged = (parts["featureDrift"] or {}).get("flagged") or []
+    if flagged:
+        found.append("features drifted: " + ", ".join(flagged))
+    performance = parts["performance"] or {}
+    judged = performance.get(performance.get("judgedOn") or "") or {}
+    drops = [
+        f"{name} −{100 * drop:.1f} %"
+        for name, drop in (judged.get("relativeDrop") or {}).items()
+        if name in stats.JUDGED_METRICS and drop is not None and drop > 0
+    ]
+    if drops and result.performance_status != stats.Status.STABLE:
+        found.append(f"{performance.get('judgedOn')} performance {', '.join(drops)}")
+    return f"Drift {result.status}: {result.produto}, {who}, {result.dia}: " + "; ".join(found)
+
+
+def details(result: DriftResult) -> dict[str, Any]:
+    """The figures behind a result's status (the full JSON is in ``drift_results``)."""
+    parts = result.parts()
+    performance = parts["performance"] or {}
+    judged = performance.get(performance.get("judgedOn") or "") or {}
+    return {
+        "driftResultId": result.id,
+        "dia": result.dia.isoformat(),
+        "scope": result.scope,
+        "window": [result.window_start.isoformat(), result.window_end.isoformat()],
+        "nCurrent": result.n_current,
+        "psi": result.psi,
+        "psiCritical": result.psi_critical,
+        "statuses": {
+            "score": result.psi_status,
+            "features": result.feature_status,
+            "performance": result.performance_status,
+        },
+        "flaggedFeatures": (parts["featureDrift"] or {}).get("flagged"),
+        "performanceJudgedOn": performance.get("judgedOn"),
+        "relativeDrop": judged.get("relativeDrop"),
+    }
+
+
 def _groups(keys: np.ndarray) -> dict[int, np.ndarray]:
     """Row indices of each distinct key (one sort, no per-row Python)."""
     if len(keys) == 0:
@@ -407,8 +440,8 @@ class ResultView:
             "clientId": r.client_id,
             "clientName": self.client_name,
             "dia": r.dia.isoformat(),
-            "windowStart": r.window_start.isoformat(),
-            "windowEnd": r.window_end.isoformat(),
+            "windowStart": _utc(r.window_start),
+            "windowEnd": _utc(r.window_end),
             "modelId": r.model_id,
             "nCurrent": r.n_current,
             "nReference": r.n_reference,
@@ -421,8 +454,13 @@ class ResultView:
                 "performance": r.performance_status,
             },
             **r.parts(),
-            "createdAt": r.created_at.isoformat(),
+            "createdAt": _utc(r.created_at),
         }
+
+
+def _utc(moment: datetime) -> str:
+    """A stored (naive UTC) datetime in RFC 3339 with its offset."""
+    return moment.replace(tzinfo=UTC).isoformat()
 
 
 def list_results(
@@ -488,3 +526,17 @@ def latest(
         .order_by(DriftResult.produto, DriftResult.scope)
     )
     return [ResultView(result, name) for result, name in session.execute(query)]
+
+
+# --- schedule -------------------------------------------------------------------------------
+
+
+def scheduled_job(engine: Engine, settings: Settings) -> scheduler.Job:
+    """Drift as a daily job of ``credguard serve``: at CREDGUARD_DRIFT_RUN_AT, and at start-up
+    when today's run is missing; several processes compute it once (lock, then a check)."""
+    return scheduler.Job(
+        name="drift",
+        run=lambda: run_if_missing(engine, settings),
+        at=settings.drift_run_time,
+        catch_up=lambda: is_missing(engine, settings, utcnow().date()),
+    )

@@ -44,6 +44,8 @@ def register(check: Check) -> Check:
 
 def due(session: Session, settings: Settings, now: datetime | None = None) -> list[Due]:
     """Every reason any configured product is due for retraining now."""
+    from credguard.drift import checks  # noqa: F401 - registers drift's checks (it imports us)
+
     now = now or utcnow()
     found = [item for check in _CHECKS for item in check(session, settings, now)]
     return [item for item in found if item.product in settings.products]
