@@ -136,11 +136,13 @@ def smtp_server(
     certificate: tuple[Path, Path] | None = None,
     login: bool = False,
     inbox: Inbox | None = None,
+    smtputf8: bool = True,
 ) -> Iterator[tuple[int, Inbox]]:
     """An SMTP server on 127.0.0.1 for the ``with`` block: (its port, its inbox).
 
     ``security``: "none", "starttls" (required before anything else) or "tls" (implicit).
     ``login``: require AUTH with :data:`USERNAME` / :data:`PASSWORD`.
+    ``smtputf8``: offer SMTPUTF8 (addresses that are not ASCII).
     """
     inbox = inbox or Inbox()
     port = port or free_port()
@@ -149,7 +151,7 @@ def smtp_server(
         assert certificate is not None
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(*certificate)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"enable_SMTPUTF8": smtputf8}
     if security == "starttls":
         kwargs.update(tls_context=context, require_starttls=True)
     elif security == "tls":

@@ -158,6 +158,17 @@ def test_retry_waits_with_back_off_then_fails_and_can_be_queued_again(
     assert [r.rcpt_tos for r in inbox.received] == [["fine@loja.test"], ["busy@loja.test"]]
 
 
+def test_a_mail_the_server_cannot_take_fails_alone(engine: Engine, settings: Settings) -> None:
+    queue(engine, "accented", recipient="joão@loja.test")  # needs SMTPUTF8, not offered
+    queue(engine, "plain")
+    with smtp_server(smtputf8=False) as (port, inbox):
+        report = outbox.deliver_pending(engine, mail_settings(settings, port))
+    assert (report.sent, report.failed, report.problem) == (1, 1, None)
+    accented, plain = rows(engine)
+    assert accented.status == MailStatus.FAILED and "SMTPUTF8" in (accented.last_error or "")
+    assert plain.status == MailStatus.SENT and len(inbox.received) == 1
+
+
 def test_starttls_and_login_with_a_verified_certificate(
     engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:

@@ -180,6 +180,9 @@ def deliver_pending(
                 _count(report, _give_back(engine, settings, claim, str(exc), permanent=True))
             except smtplib.SMTPException as exc:  # a temporary refusal of this mail
                 _count(report, _give_back(engine, settings, claim, describe(exc)))
+            except Exception as exc:  # this mail cannot be built or sent: keep it, go on
+                log.exception("mail could not be sent", mail_id=claim.id)
+                _count(report, _give_back(engine, settings, claim, describe(exc)))
             else:
                 _mark_sent(engine, claim)
                 report.sent += 1

@@ -64,6 +64,8 @@ class Mailer:
             if exc.smtp_code >= 500:
                 raise PermanentRefusal(describe(exc)) from None
             raise
+        except smtplib.SMTPNotSupportedError as exc:  # e.g. a non-ASCII address, no SMTPUTF8
+            raise PermanentRefusal(describe(exc)) from None
         except OSError as exc:  # smtplib's errors are OSErrors: disconnected, sender refused…
             self._drop()
             raise ConnectionProblem(describe(exc)) from None
