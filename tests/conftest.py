@@ -99,6 +99,7 @@ def settings(engine: Engine, tmp_path: Path) -> Settings:
         poll_interval_seconds=0.1,
         training_rows=4_000,
         mlflow_tracking_uri="off",  # tests/ml/test_mlflow_registry.py and the runbook test mirror
+        drift_schedule=False,  # no background drift runs in servers; tests/drift turns it on
     )
 
 

@@ -59,8 +59,19 @@ def synth_command(
         0.02, "--dirty-share", min=0.0, max=1.0, help="Share of rows with a defect."
     ),
     delimiter: str = typer.Option(",", "--delimiter", help="',' or ';'."),
+    late_payments: float = typer.Option(
+        1.0, "--late-payments", min=0.0, help="Shift: late installments ×F (1.3: 30 % more)."
+    ),
+    relationships: float = typer.Option(
+        1.0, "--relationships", min=0.01, help="Shift: relationship length ×F (0.5: half)."
+    ),
+    ticket: float = typer.Option(1.0, "--ticket", min=0.01, help="Shift: purchase value ×F."),
 ) -> None:
-    """Write synthetic customers with their true default probability and realised outcome."""
+    """Write synthetic customers with their true default probability and realised outcome.
+
+    The shift options move the population away from the one the default models learnt (for
+    drift monitoring: relationships half as long reach "action").
+    """
     if delimiter not in {",", ";"}:
         raise InvalidInput("the delimiter must be ',' or ';'")
     settings = context.settings()
@@ -70,6 +81,11 @@ def synth_command(
         products=settings.products,
         reference_date=utcnow().date(),
         dirty_share=dirty_share,
+        shift=generator.Shift(
+            late_payments_factor=late_payments,
+            relationship_factor=relationships,
+            ticket_factor=ticket,
+        ),
     )
     generator.write_csv(frame, output, delimiter=delimiter)
     context.console.print(f"wrote {rows} synthetic customers to {output}")
