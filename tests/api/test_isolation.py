@@ -118,6 +118,21 @@ ROUTES: dict[tuple[str, str], dict[str, set[int]]] = {
         OPERATOR: {200},
         ADMIN: {200},
     },
+    # Drift results: each analyst gets their own client's (an empty list is still a 200).
+    ("GET", "/api/v1/drift"): {
+        ANON: {401},
+        OTHER: {200},
+        OWNER: {200},
+        OPERATOR: {200},
+        ADMIN: {200},
+    },
+    ("GET", "/api/v1/drift/latest"): {
+        ANON: {401},
+        OTHER: {200},
+        OWNER: {200},
+        OPERATOR: {200},
+        ADMIN: {200},
+    },
     ("GET", "/api/v1/outcomes/summary"): {
         ANON: {401},
         OTHER: {200},
