@@ -15,6 +15,7 @@ from credguard.errors import InvalidInput, NotFound
 app = typer.Typer(help="Drift monitoring: compute and show (runbook 2.3).", no_args_is_help=True)
 
 _COLOURS = {"stable": "green", "attention": "yellow", "action": "red"}
+_ORDER = ("action", "attention", "stable", "insufficient_sample")
 
 
 def _day(text: str | None) -> date | None:
@@ -70,9 +71,7 @@ def run_command(
             table.add_row(run.product, "-", "-", f"skipped: {run.skipped}", "-", "-")
             continue
         per_client = [status for scope, status in run.statuses.items() if scope != "all"]
-        counts = ", ".join(
-            f"{per_client.count(s)} {s}" for s in sorted(set(per_client), key=per_client.index)
-        )
+        counts = ", ".join(f"{per_client.count(s)} {s}" for s in _ORDER if per_client.count(s))
         table.add_row(
             run.product,
             escape(run.model or "-"),
