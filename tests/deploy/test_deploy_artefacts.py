@@ -127,3 +127,31 @@ def test_logrotate_covers_the_log_dir() -> None:
     rules = (DEPLOY / "logrotate" / "credguard").read_text()
     assert rules.startswith("#") and f"{env_example()['CREDGUARD_LOG_DIR']}/*.log {{" in rules
     assert "copytruncate" not in rules.replace("no copytruncate", "")
+
+
+#: Keys of the backend unit that say what it runs and how; every other key is hardening.
+_OPERATIONAL = {
+    "Description", "Documentation", "After", "Wants", "Type", "User", "Group", "EnvironmentFile",
+    "WorkingDirectory", "ExecStart", "Restart", "RestartSec", "TimeoutStopSec", "KillSignal",
+    "UMask", "LimitNOFILE", "WantedBy",
+}  # fmt: skip
+
+
+def test_drift_timer_runs_the_drift_command_daily_hardened_as_the_backend() -> None:
+    service, backend = unit("credguard-drift.service"), unit("credguard-backend.service")
+    (exec_start,) = service["ExecStart"]
+    assert exec_start == "/opt/credguard/.venv/bin/credguard drift run"
+    drift = typer.main.get_command(app).commands["drift"]  # type: ignore[attr-defined]
+    assert "run" in drift.commands
+    assert service["Type"] == ["oneshot"] and service["User"] == ["credguard"]
+    assert service["EnvironmentFile"] == backend["EnvironmentFile"]
+    hardening = set(backend) - _OPERATIONAL
+    assert {"NoNewPrivileges", "ProtectSystem", "SystemCallFilter"} <= hardening
+    for key in hardening:
+        assert service.get(key) == backend[key], key
+    timer = unit("credguard-drift.timer")
+    assert timer["Unit"] == ["credguard-drift.service"]
+    assert timer["OnCalendar"] == [f"*-*-* {Settings().drift_run_at}:00 UTC"]
+    assert timer["Persistent"] == ["yes"] and timer["WantedBy"] == ["timers.target"]
+    # Where the timer runs drift, the backends' scheduler does not also run it.
+    assert env_example()["CREDGUARD_DRIFT_SCHEDULE"] == "false"
