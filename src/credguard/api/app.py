@@ -26,6 +26,7 @@ from credguard.api.routes import outcomes as outcome_routes
 from credguard.api.routes import scores as score_routes
 from credguard.batches import worker as batch_worker
 from credguard.config import Settings
+from credguard.dashboard import install as install_dashboard
 from credguard.db import migrate
 from credguard.db.engine import BackgroundCheckpointer, get_engine, is_sqlite
 from credguard.drift import service as drift
@@ -88,4 +89,5 @@ def create_app(settings: Settings, *, worker: bool = True) -> FastAPI:
         drift_routes.router,
     ):
         app.include_router(router, responses=everywhere)
+    install_dashboard(app)  # /dashboard: HTML pages, and HTML error pages under it
     return app
