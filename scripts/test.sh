@@ -17,6 +17,16 @@ if ! command -v mysql >/dev/null 2>&1 || ! command -v mysqldump >/dev/null 2>&1;
   fi
 fi
 
+# Debian's Chromium for the dashboard's browser tests (Playwright drives /usr/bin/chromium).
+if [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "the dashboard tests need Chromium at /usr/bin/chromium (Debian package chromium)" >&2
+    exit 1
+  fi
+fi
+
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'

@@ -55,8 +55,7 @@ margin-bottom:1.2rem}
 border-radius:6px;padding:.6rem .9rem;color:inherit;text-decoration:none}
 .card.stable{border-left-color:var(--green)}.card.attention{border-left-color:var(--yellow)}
 .card.action{border-left-color:var(--red)}
-.card .head{display:flex;flex-wrap:wrap;align-items:center;justify-content:space-between;gap:.5rem;
-margin-bottom:.3rem}
+.card .head{display:flex;flex-direction:column;align-items:flex-start;gap:.25rem;margin-bottom:.3rem}
 .card .product{font-weight:700;font-size:1.05rem}
 .card .line{display:block;font-size:.85rem;color:var(--muted)}
 .nowrap{white-space:nowrap}
