@@ -40,6 +40,7 @@ from credguard.ml import registry
 from credguard.ml.tables import ModelRecord
 from credguard.outcomes.tables import ObservedOutcome
 from credguard.scoring.features import INPUT_COLUMNS, feature_matrix
+from credguard.scoring.score import to_score
 
 log = structlog.get_logger(__name__)
 
@@ -74,7 +75,10 @@ _DAYS = {
 _DOUBLE = {"sqlite": "{0}", "mysql": "CAST({0} AS DOUBLE)"}
 _PLACEHOLDER = {"sqlite": "?", "mysql": "%s"}
 #: Columns of the window query, in order (see :func:`_window_sql`).
-_CLIENT, _FIRST_INPUT, _DAY, _SCORE, _PROB, _SCORED = 0, 1, 8, 9, 10, 11
+_CLIENT, _FIRST_INPUT, _DAY, _PROB = 0, 1, 8, 9
+_COLUMNS = 10
+#: Rows fetched and converted at a time: bounds the Python tuples alive at once (memory).
+FETCH_ROWS = 100_000
 
 
 def _window_sql(dialect: str) -> str:
@@ -89,9 +93,9 @@ def _window_sql(dialect: str) -> str:
         "clientId",
         *inputs,
         days.format("dataProcessamento"),
-        "score",
-        "scoreProbInadimplencia",
-        f"CASE WHEN modelName = {mark} AND modelVersion = {mark} THEN 1 ELSE 0 END",
+        # The probability of rows the production model scored (NULL for another model's); the
+        # stored 0–1000 score is to_score() of it, so it is not read (each column costs ~10 %).
+        f"CASE WHEN modelName = {mark} AND modelVersion = {mark} THEN scoreProbInadimplencia END",
     ]
     return (
         f"SELECT {', '.join(columns)} FROM customer_scores "
@@ -124,28 +128,30 @@ def read_window(
         bounds = (f"{start:%Y-%m-%d %H:%M:%S.%f}", f"{end:%Y-%m-%d %H:%M:%S.%f}")
     params = (model.name, str(model.version), product, *bounds)
     with engine.connect() as connection:
-        # The driver's cursor: rows come as tuples straight into one float matrix, without
-        # SQLAlchemy building a Row object per customer (measured: the read is most of a run).
+        # The driver's cursor: rows come as tuples straight into float matrices (NULL is NaN),
+        # without SQLAlchemy building a Row object per customer (the read is most of a run).
         cursor: Any = cast(Any, connection.connection.dbapi_connection).cursor()
         try:
             cursor.execute(_window_sql(dialect), params)
-            rows = cursor.fetchall()
+            parts = []
+            while chunk := cursor.fetchmany(FETCH_ROWS):
+                parts.append(np.array(chunk, dtype=np.float64))
         finally:
             cursor.close()
-    if not rows:
-        return np.empty((0, _SCORED + 1))
-    return np.array(rows, dtype=np.float64)
+    return np.concatenate(parts) if parts else np.empty((0, _COLUMNS))
 
 
 def window_rows(table: np.ndarray) -> WindowRows:
     """Features (each row's ``dataProcessamento`` day as reference date) of a window's matrix."""
     inputs = {name: table[:, _FIRST_INPUT + i] for i, name in enumerate(INPUT_COLUMNS)}
+    prob = table[:, _PROB]
+    scored = ~np.isnan(prob)
     return WindowRows(
         client_id=table[:, _CLIENT].astype(np.int64),
         X=feature_matrix(inputs, table[:, _DAY]),
-        score=table[:, _SCORE],
-        prob=table[:, _PROB],
-        scored=table[:, _SCORED] == 1.0,
+        score=np.where(scored, to_score(np.nan_to_num(prob)), -1),
+        prob=prob,
+        scored=scored,
     )
 
 
