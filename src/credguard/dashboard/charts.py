@@ -140,6 +140,7 @@ def psi_trend(
     line = [(x(p.day), y(p.psi)) for p in present if p.psi is not None]
     if len(line) > 1:
         parts.append(_polyline(line, "#17324d", width=2))
+    parts.append('<g class="points">')
     for day, psi, status in [(p.day, p.psi, p.status) for p in present if p.psi is not None]:
         marker = STATUS_COLOURS.get(status)
         fill, stroke = (marker, marker) if marker else ("#fff", GREY)
@@ -148,6 +149,7 @@ def psi_trend(
             f' stroke="{stroke}" stroke-width="1.5"><title>{escape(fmt.day(day))}: PSI'
             f" {escape(fmt.number(psi, 3))}</title></circle>"
         )
+    parts.append("</g>")
     # x axis: up to six dates.
     days = sorted({p.day for p in points})
     shown = days if len(days) <= 6 else [days[round(i * (len(days) - 1) / 5)] for i in range(6)]
@@ -270,6 +272,7 @@ def score_bins(
         parts.append(_text(left - 6, level + 4, f"{fmt.number(tick, 0)} %", anchor="end"))
         tick += step
     slot = plot_w / max(len(labels), 1)
+    bars, ticks = [], []
     for index, label in enumerate(labels):
         x0 = left + index * slot
         for offset, values, colour, name in (
@@ -278,21 +281,22 @@ def score_bins(
         ):
             value = values[index] if index < len(values) else 0.0
             bar_y = y(value)
-            parts.append(
+            bars.append(
                 f'<rect x="{x0 + offset * slot:.1f}" y="{bar_y:.1f}" width="{0.38 * slot:.1f}"'
                 f' height="{top + plot_h - bar_y:.1f}" fill="{colour}"><title>'
                 f"{escape(name)}, score {escape(label)}: {escape(fmt.share(value))}</title></rect>"
             )
         if index < len(edges):  # the edge between this bin and the next
-            parts.append(
+            ticks.append(
                 f'<line x1="{x0 + slot:.1f}" x2="{x0 + slot:.1f}" y1="{top + plot_h}"'
                 f' y2="{top + plot_h + 4}" stroke="{MUTED}"/>'
             )
-            parts.append(
+            ticks.append(
                 _text(x0 + slot, top + plot_h + 15, _edge(edges[index]), anchor="middle", size=10)
             )
         elif label == "sem score":
-            parts.append(_text(x0 + slot / 2, top + plot_h + 15, label, anchor="middle", size=10))
+            ticks.append(_text(x0 + slot / 2, top + plot_h + 15, label, anchor="middle", size=10))
+    parts.append(f'<g class="bars">{"".join(bars)}</g>{"".join(ticks)}')
     parts.append(
         f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none"'
         ' stroke="#9aa5b1"/>'
