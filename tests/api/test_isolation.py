@@ -27,6 +27,7 @@ from credguard.accounts.tables import User
 from credguard.api.app import create_app
 from credguard.batches.tables import BatchJob
 from credguard.config import Settings
+from credguard.dashboard import sessions as dashboard_sessions
 from credguard.db.base import utcnow
 from credguard.db.engine import session_scope
 from credguard.incidents import service as incidents
@@ -163,6 +164,26 @@ ROUTES: dict[tuple[str, str], dict[str, set[int]]] = {
         OPERATOR: {200},
         ADMIN: {409},  # the operator resolved it just before
     },
+    # The dashboard (HTML): the session is a cookie, not a header (see _request); without one a
+    # page redirects to the login (303), never 401. The drift page is asked for the owner's
+    # client: another client's analyst gets the 404 page.
+    ("GET", "/dashboard"): {key: {303} for key in IDENTITIES},
+    ("GET", "/dashboard/login"): {
+        ANON: {200},
+        OTHER: {303},  # already logged in: sent on to the drift page
+        OWNER: {303},
+        OPERATOR: {303},
+        ADMIN: {303},
+    },
+    ("POST", "/dashboard/login"): {key: {401} for key in IDENTITIES},  # wrong password for all
+    ("POST", "/dashboard/logout"): {key: {303} for key in IDENTITIES},
+    ("GET", "/dashboard/drift-monitoring"): {
+        ANON: {303},
+        OTHER: {404},
+        OWNER: {200},
+        OPERATOR: {200},
+        ADMIN: {200},
+    },
 }
 
 
@@ -186,6 +207,8 @@ def test_every_route_is_classified(settings: Settings, client_id: int) -> None:
 def _request(
     http: httpx.Client, method: str, path: str, headers: dict[str, str], body: bytes, client_id: int
 ) -> httpx.Response:
+    if path.startswith("/dashboard"):
+        return _dashboard_request(http, method, path, headers, client_id)
     if path == "/api/v1/auth/login":
         return http.post(path, json={"email": "nobody@x.test", "password": "wrong-password"})
     if (method, path) == ("POST", "/api/v1/scores"):
@@ -219,6 +242,21 @@ def _request(
             headers={**headers, "Content-Type": "text/csv"},
         )
     return http.request(method, path, headers=headers)
+
+
+def _dashboard_request(
+    http: httpx.Client, method: str, path: str, headers: dict[str, str], client_id: int
+) -> httpx.Response:
+    """A dashboard route as a browser calls it: the identity's access token in the cookie."""
+    token = headers.get("Authorization", "").removeprefix("Bearer ")
+    cookies = {"Cookie": f"{dashboard_sessions.COOKIE}={token}"} if token else {}
+    if (method, path) == ("POST", "/dashboard/login"):
+        # Not the API login's address: five more failures on one account would be throttled.
+        form = {"email": "nobody-dashboard@x.test", "password": "wrong-password"}
+        return http.post(path, data=form, headers=cookies)
+    if path == "/dashboard/drift-monitoring":
+        return http.get(path, params={"client": client_id}, headers=cookies)
+    return http.request(method, path, headers=cookies)
 
 
 def test_route_matrix(
