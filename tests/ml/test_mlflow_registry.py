@@ -1,7 +1,8 @@
 """The MLflow mirror: models, runs, artifacts and the ``production`` alias follow CredGuard.
 
-The embedded store is a real MLflow SQLite store (migrated once, copied per test); the
-tracking-server case runs a real ``mlflow server`` on loopback. Nothing is mocked.
+The embedded store is a real MLflow SQLite store (migrated once, copied per test); servers that
+refuse or never answer are real sockets. A real ``mlflow server`` on loopback is exercised by the
+runbook's section 5.2 test (tests/api/test_models_api.py). Nothing is mocked.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -237,3 +239,70 @@ def test_off_mirrors_nothing(engine: Engine, settings: Settings, client_id: int)
     assert settings.mlflow_tracking_uri == "off"
     assert mlflow_registry.sync(engine, settings) is None
     assert not (settings.data_dir / "mlflow").exists()
+
+
+def test_a_run_left_half_logged_is_replaced_by_a_complete_one(
+    engine: Engine, mirrored: Settings, client_id: int
+) -> None:
+    del client_id
+    where = mlflow_registry.location(mirrored)
+    assert where is not None
+    mlflow = mlflow_registry.client(where)
+    experiment = mlflow.create_experiment(
+        "credguard-models", artifact_location=where.artifact_location
+    )
+    # As if a sync died while uploading: a run noted in CredGuard, nothing logged, still running.
+    broken = mlflow.create_run(experiment).info.run_id
+    with session_scope(engine) as session:
+        session.execute(update(ModelRecord).values(mlflow_run_id=broken))
+    report = mlflow_registry.sync(engine, mirrored)
+    assert report is not None and report.ok, report
+    assert mlflow.get_run(broken).info.status == "FAILED"
+    for record in records(engine).values():
+        assert record.mlflow_run_id != broken
+        version = mlflow.get_model_version(record.name, str(record.mlflow_version))
+        assert mlflow.get_run(version.run_id).info.status == "FINISHED"
+        assert "model" in {item.path for item in mlflow.list_artifacts(version.run_id)}
+
+
+def test_a_model_that_cannot_be_mirrored_does_not_hold_back_the_others(
+    engine: Engine, mirrored: Settings, client_id: int
+) -> None:
+    del client_id
+    cartao = next(r for r in records(engine).values() if r.product == "CARTAO")
+    Path(cartao.artifact_path).unlink()
+    report = mlflow_registry.sync(engine, mirrored)
+    assert report is not None and not report.ok
+    assert report.error is not None and f"model id {cartao.id}" in report.error
+    assert len(report.registered) == 2 and len(report.aliases) == 2
+    mirrored_now = records(engine)
+    assert mirrored_now[cartao.name].mlflow_version is None
+    assert all(r.mlflow_version == 1 for r in mirrored_now.values() if r.id != cartao.id)
+
+
+def test_a_hung_tracking_server_does_not_hold_the_answer(
+    engine: Engine, settings: Settings, client_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that takes the connection and never answers: the answer comes on time."""
+    del client_id
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "3")
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        hung = settings.model_copy(
+            update={"mlflow_tracking_uri": f"http://127.0.0.1:{silent.getsockname()[1]}"}
+        )
+        started = time.monotonic()
+        said = mlflow_registry.sync_within(engine, hung, 1.0)
+        assert time.monotonic() - started < 2.5
+        assert said is not None and "in the background" in said
+        time.sleep(4)  # the background attempt times out while the socket still exists
+
+
+def test_tracking_uris_are_shown_without_their_password() -> None:
+    assert (
+        mlflow_registry.redacted("https://ops:s3cret@mlflow.example.com:8443/x")
+        == "https://ops:***@mlflow.example.com:8443/x"
+    )
+    assert mlflow_registry.redacted("http://127.0.0.1:5000") == "http://127.0.0.1:5000"

@@ -119,16 +119,25 @@ def register_command(
     _mirror(settings)
 
 
-def _mirror(settings: Settings) -> None:
-    """Bring the MLflow mirror up to date and say how it went (a lagging mirror is a warning)."""
+def _mirror(settings: Settings, *, asked: bool = False) -> None:
+    """Bring the MLflow mirror up to date and say how it went.
+
+    After a change, a lagging mirror is a warning (the change landed); when the mirror is what
+    was ``asked`` for, it is an error.
+    """
     from credguard.ml import mlflow_registry
 
+    if mlflow_registry.location(settings) is None:
+        if asked:
+            raise InvalidInput("the MLflow mirror is off (CREDGUARD_MLFLOW_TRACKING_URI=off)")
+        return
     with context.console.status("updating MLflow"):
         report = mlflow_registry.sync(context.engine(), settings)
-    if report is None:
-        return
+    assert report is not None
     if report.ok:
         context.console.print(escape(report.summary()))
+    elif asked:
+        raise ConfigurationError(report.summary())
     else:
         context.err_console.print(f"[yellow]warning:[/yellow] {escape(report.summary())}")
 
@@ -218,17 +227,7 @@ def rollback_command(
 @app.command("sync-mlflow")
 def sync_command() -> None:
     """Bring the MLflow registry mirror up to date (models, the `production` aliases)."""
-    from credguard.ml import mlflow_registry
-
-    settings = context.settings()
-    if mlflow_registry.location(settings) is None:
-        raise InvalidInput("the MLflow mirror is off (CREDGUARD_MLFLOW_TRACKING_URI=off)")
-    with context.console.status("updating MLflow"):
-        report = mlflow_registry.sync(context.engine(), settings)
-    assert report is not None
-    if not report.ok:
-        raise ConfigurationError(report.summary())
-    context.console.print(escape(report.summary()))
+    _mirror(context.settings(), asked=True)
 
 
 @app.command("show")

@@ -17,7 +17,8 @@ Mirroring is a reconciliation (:func:`sync`): register what MLflow lacks, then m
 to match CredGuard. It is idempotent, one process at a time (:func:`named_lock`), and runs after
 every registration, promotion and rollback, and on ``credguard models sync-mlflow``. An MLflow
 outage therefore never blocks a promotion or an emergency rollback: the change lands, the answer
-says the mirror lags, and the next sync catches up. A version already created for a CredGuard
+says the mirror lags, and the next sync catches up. The API waits at most
+:data:`API_WAIT_SECONDS` for it; a slower MLflow is brought up to date in the background. A version already created for a CredGuard
 model (found by its tags) is reused, so a sync interrupted half-way does not register it twice.
 
 Where: ``CREDGUARD_MLFLOW_TRACKING_URI``. ``embedded`` (the default) is a SQLite store and an
@@ -37,9 +38,12 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import structlog
 from sqlalchemy import Engine, select
@@ -134,11 +138,16 @@ def client(where: Location) -> MlflowClient:
 
 
 def sync(engine: Engine, settings: Settings) -> SyncReport | None:
-    """Make MLflow mirror CredGuard's registry; None when the mirror is off. Never raises."""
+    """Make MLflow mirror CredGuard's registry; None when the mirror is off. Never raises.
+
+    A model that cannot be mirrored (its file gone, MLflow refusing it) is reported and the
+    others still are; the aliases are aligned whatever happened to the registrations.
+    """
     where = location(settings)
     if where is None:
         return None
-    report = SyncReport(where.tracking_uri)
+    report = SyncReport(redacted(where.tracking_uri))
+    problems: list[str] = []
     try:
         with named_lock(engine, _LOCK):
             mlflow = client(where)
@@ -152,12 +161,53 @@ def sync(engine: Engine, settings: Settings) -> SyncReport | None:
                     )
                 )
             for model_id in pending:
-                report.registered.append(_mirror(engine, mlflow, experiment_id, model_id))
+                try:
+                    report.registered.append(_mirror(engine, mlflow, experiment_id, model_id))
+                except Exception as exc:  # this model lags; the others and the aliases go on
+                    log.warning("mlflow mirror of a model failed", model_id=model_id, exc_info=True)
+                    problems.append(f"model id {model_id}: {_describe(exc)}")
             report.aliases.extend(_align_aliases(engine, mlflow))
-    except Exception as exc:  # any failure of MLflow or the network: the mirror lags, no more
-        log.warning("mlflow mirror failed", tracking_uri=where.tracking_uri, exc_info=True)
-        report.error = _describe(exc)
+    except Exception as exc:  # MLflow or the network failed: the mirror lags, no more
+        log.warning("mlflow mirror failed", tracking_uri=report.tracking_uri, exc_info=True)
+        problems.append(_describe(exc))
+    if problems:
+        report.error = "; ".join(problems)
     return report
+
+
+#: How long an API promotion waits for the mirror before answering that it goes on behind.
+API_WAIT_SECONDS = 10.0
+_background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="credguard-mlflow")
+
+
+def sync_within(engine: Engine, settings: Settings, seconds: float) -> str | None:
+    """Sync in this process's mirror thread; its summary, or that it goes on in the background.
+
+    A promotion is committed before this runs: MLflow being slow or down must not keep its
+    answer waiting (a proxy would time out and the admin retry a change that had landed).
+    Syncs queue one behind the other, so each change is mirrored once MLflow answers.
+    """
+    if location(settings) is None:
+        return None
+    future = _background.submit(sync, engine, settings)
+    try:
+        report = future.result(timeout=seconds)
+    except FuturesTimeout:
+        return (
+            f"MLflow did not answer within {seconds:g} s; the mirror is being updated in the"
+            " background (`credguard models sync-mlflow` shows where it stands)"
+        )
+    return None if report is None else report.summary()
+
+
+def redacted(uri: str) -> str:
+    """``uri`` without a password (tracking URIs may carry one), for logs and answers."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _describe(exc: BaseException) -> str:
@@ -182,19 +232,24 @@ def _mirror(engine: Engine, mlflow: MlflowClient, experiment_id: str, model_id: 
         metrics = json.loads(record.metrics or "{}")
     artifact = ModelArtifact.load(path)
     tags = {PRODUCT_TAG: product, MODEL_ID_TAG: str(model_id), SHA256_TAG: sha256}
-    if run_id is None:
+    existing = _version_of(mlflow, name, tags)  # made by a sync interrupted after it
+    if existing is None and not _finished(mlflow, run_id):
+        # No run yet, or one a failed sync left half-logged: log a complete one. A version
+        # is only ever created on a finished run, so it never points at missing artifacts.
+        if run_id is not None:
+            mlflow.set_terminated(run_id, status="FAILED")
         run_id = mlflow.create_run(
             experiment_id, run_name=f"{name} v{version}", tags=tags
         ).info.run_id
-        with session_scope(engine) as session:  # an interrupted sync resumes this run
+        with session_scope(engine) as session:
             session.get_one(ModelRecord, model_id).mlflow_run_id = run_id
         _log_run(mlflow, run_id, artifact, path, metrics)
-    existing = _version_of(mlflow, name, tags)
     if existing is None:
         if not mlflow.search_registered_models(f"name = '{name}'"):
             mlflow.create_registered_model(
                 name, tags={PRODUCT_TAG: product}, description=f"CredGuard model for {product}"
             )
+        assert run_id is not None
         source = f"{mlflow.get_run(run_id).info.artifact_uri}/model"
         existing = int(
             mlflow.create_model_version(
@@ -208,6 +263,10 @@ def _mirror(engine: Engine, mlflow: MlflowClient, experiment_id: str, model_id: 
     with session_scope(engine) as session:
         session.get_one(ModelRecord, model_id).mlflow_version = existing
     return f"registered {name} v{version} as version {existing}"
+
+
+def _finished(mlflow: MlflowClient, run_id: str | None) -> bool:
+    return run_id is not None and mlflow.get_run(run_id).info.status == "FINISHED"
 
 
 def _version_of(mlflow: MlflowClient, name: str, tags: Mapping[str, str]) -> int | None:

@@ -166,5 +166,5 @@ def _committed(session: SessionDep, engine: Engine, settings: Settings, product:
     """Commit the change, then mirror it in MLflow (which cannot undo it) and describe it."""
     change = _change_read(session, promotion.history(session, product)[0])
     session.commit()
-    report = mlflow_registry.sync(engine, settings)
-    return change.model_copy(update={"mlflow": None if report is None else report.summary()})
+    mirrored = mlflow_registry.sync_within(engine, settings, mlflow_registry.API_WAIT_SECONDS)
+    return change.model_copy(update={"mlflow": mirrored})
