@@ -20,7 +20,7 @@ from credguard.db.engine import session_scope
 from credguard.drift import service
 from credguard.drift.tables import DriftResult
 from credguard.incidents.tables import Incident
-from credguard.ml import promotion, triggers
+from credguard.ml import promotion, registry, triggers
 from credguard.outcomes import rows as outcome_rows
 from credguard.outcomes import service as outcomes
 from tests.drift.conftest import SHORT_RELATIONSHIPS, scored_batch
@@ -232,3 +232,18 @@ def test_the_orm_mapping_matches_the_migration(engine: Engine) -> None:
         differences = compare_metadata(context, Base.metadata)
     mine = [d for d in differences if "drift_results" in repr(d)]
     assert mine == []
+
+
+def test_a_product_whose_model_file_is_altered_is_skipped_not_the_others(
+    engine: Engine, settings: Settings, client_id: int
+) -> None:
+    del client_id  # models in production (none loaded yet in this test: loads are cached)
+    with session_scope(engine) as session:
+        emprestimo = registry.production_models(session)["EMPRESTIMO"]
+    with Path(emprestimo.artifact_path).open("ab") as handle:
+        handle.write(b" ")
+    report = service.detect_drift(engine, settings)
+    runs = {run.product: run for run in report.products}
+    assert runs["EMPRESTIMO"].failed and "checksum" in (runs["EMPRESTIMO"].skipped or "")
+    assert not runs["CARTAO"].failed and runs["CARTAO"].statuses == {"all": "insufficient_sample"}
+    assert {product for product, _ in stored(engine)} == {"CARTAO", "CREDIARIO"}

@@ -81,6 +81,14 @@ def run_command(
             f"{sum(run.seconds.values()):.2f}",
         )
     context.console.print(table)
+    failed = [run for run in report.products if run.failed]
+    for run in failed:
+        context.err_console.print(
+            f"[red]error:[/red] {run.product} not computed: {escape(run.skipped or '')}",
+            highlight=False,
+        )
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command("show")

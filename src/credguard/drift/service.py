@@ -35,6 +35,7 @@ from credguard.db.base import utcnow
 from credguard.db.engine import is_sqlite, named_lock, new_session, session_scope, write_lock
 from credguard.drift import stats
 from credguard.drift.tables import ALL_CLIENTS, DriftResult, client_scope
+from credguard.errors import ConfigurationError
 from credguard.incidents import service as incidents
 from credguard.ml import registry
 from credguard.ml.tables import ModelRecord
@@ -192,6 +193,7 @@ class ProductRun:
     rows: int = 0
     statuses: dict[str, str] = field(default_factory=dict)  #: scope → overall status
     skipped: str | None = None  #: why nothing was computed
+    failed: bool = False  #: skipped because of an error (not merely no production model)
     seconds: dict[str, float] = field(default_factory=dict)  #: stage → seconds
 
 
@@ -268,7 +270,12 @@ def _run(engine: Engine, settings: Settings, day: date, products: list[str]) -> 
             run.skipped = "no production model"
             continue
         run.model = f"{ref.name} v{ref.version}"
-        artifact = registry.load(ref).artifact
+        try:
+            artifact = registry.load(ref).artifact
+        except ConfigurationError as exc:  # its file is missing or altered: the others still run
+            run.skipped, run.failed = exc.message, True
+            log.error("drift skipped a product", product=product, error=exc.message)
+            continue
         metrics = {**artifact.metrics, **json.loads(stored_metrics.get(ref.id) or "{}")}
         reference = stats.Reference.of(artifact, metrics)
         results.extend(_assess_product(engine, settings, ref, reference, day, run))

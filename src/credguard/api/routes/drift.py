@@ -153,7 +153,7 @@ def list_drift(
     until: Annotated[
         date | None, Query(alias="to", description="Last day (YYYY-MM-DD), inclusive.")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[DriftResultRead]:
     """Drift history, newest day first: per product × scope × day, filtered."""
     if since is not None and until is not None and since > until:
