@@ -1,12 +1,13 @@
 """A dashboard site with real drift history, a real server, and a real headless Chromium.
 
-The site (built once per module, on SQLite): the default models in production, two clients and
-one user per role; three weeks of daily batches scored by the real batch path, each day's rows
-dated that day (``dataProcessamento``), then the real drift run (``detect_drift``) for every
-day. Client "Loja Teste" sends CARTAO customers drawn like the training population (stable)
-and EMPRESTIMO customers whose relationships turn much shorter in the last eight days (the
-synthetic generator's shift: action); the other client, whose name is full of HTML, sends a
-few CREDIARIO customers (too few to judge: insufficient sample).
+The site, built once per test run on SQLite (tests add users, never anything it shows): the
+default models in production, two clients and one user per role; three weeks of daily batches
+scored by the real batch path, each day's rows dated that day (``dataProcessamento``), then the
+real drift run (``detect_drift``) for every day. Client "Loja Teste" sends CARTAO customers
+drawn like the training population (stable) and EMPRESTIMO customers whose relationships turn
+much shorter, with many more late payments, in the last eight days (the synthetic generator's
+shift: action); the other client, whose name is full of HTML, sends a few CREDIARIO customers
+(too few to judge: insufficient sample). One Chromium per module, a fresh context per test.
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ def build_site(
     return engine, settings, site
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def site(
     tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, default_models: dict[str, Path]
 ) -> Iterator[Site]:
