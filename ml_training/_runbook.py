@@ -6,17 +6,20 @@ re-runs itself with the project's own Python, found at ``$CREDGUARD_PYTHON``, or
 the checkout's ``.venv``. The service's settings are read from ``$CREDGUARD_ENV_FILE`` (default
 ``/etc/credguard/credguard.env``), for variables not already set. Without them a script would
 work on default settings — an empty SQLite database in the current folder — and register a model
-the service never sees, so a file it cannot read stops it, saying why; only the default file may
-be missing (a development machine has none).
+the service never sees. A file only the service may read (as docs/deploy.md installs it) makes the
+script re-run itself as the service's user through sudo; any other file it cannot read stops it,
+saying why; only the default file may be missing (a development machine has none).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
 _REEXEC = "CREDGUARD_TRAINING_REEXEC"
+_AS_SERVICE = "CREDGUARD_TRAINING_AS_SERVICE"
 _DEFAULT_ENV_FILE = "/etc/credguard/credguard.env"
 
 
@@ -43,6 +46,13 @@ def _load_env_file(script: str) -> None:
             f"{name}: CREDGUARD_ENV_FILE is {path}, which does not exist; point it at the "
             f"service's settings file or unset it to use {_DEFAULT_ENV_FILE}"
         )
+    except PermissionError:
+        _as_service_user(script, path)  # returns only when that is not possible
+        sys.exit(
+            f"{name}: cannot read the service's settings from {path} (Permission denied); run it"
+            f" as the service's user (sudo -u {_service_user()} python3 {name} ...) or set"
+            " CREDGUARD_ENV_FILE to a settings file you can read"
+        )
     except (OSError, UnicodeDecodeError) as error:
         reason = getattr(error, "strerror", None) or "not UTF-8 text"
         sys.exit(
@@ -55,6 +65,35 @@ def _load_env_file(script: str) -> None:
         if line and not line.startswith("#") and "=" in line:
             key, _, value = line.partition("=")
             os.environ.setdefault(key.strip(), value.strip().strip('"').strip("'"))
+
+
+def _service_user() -> str:
+    return os.environ.get("CREDGUARD_SERVICE_USER") or "credguard"
+
+
+def _as_service_user(script: str, env_file: Path) -> None:
+    """Re-run the script as the service's user through sudo, as the runbook's operator would.
+
+    On a server deployed by docs/deploy.md the settings file is readable by root and the service
+    only, and the service owns the data directory the registry writes to: the operator's own
+    account can do neither. sudo asks for the operator's password as usual; only the settings
+    file's location and this marker go through sudo's cleaned environment.
+    """
+    sudo = shutil.which("sudo")
+    if sudo is None or os.environ.get(_AS_SERVICE) or os.geteuid() == 0:
+        return
+    user = _service_user()
+    print(
+        f"{Path(script).name}: {env_file} is readable by the service only; running as {user}"
+        " through sudo",
+        file=sys.stderr,
+        flush=True,
+    )
+    os.execv(
+        sudo,
+        [sudo, "-u", user, "--", "/usr/bin/env", f"CREDGUARD_ENV_FILE={env_file}",
+         f"{_AS_SERVICE}=1", sys.executable, os.path.abspath(script), *sys.argv[1:]],
+    )  # fmt: skip
 
 
 def run_credguard(script: str, *command: str) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -58,3 +60,51 @@ def test_a_readable_settings_file_is_read(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "unknown product EMPRESTIMO; configured: CARTAO, LOJA" in result.stderr
+
+
+FAKE_SUDO = """#!/bin/sh
+# Stands in for sudo: records how it was called (the real one would ask for a password).
+printf '%s\\n' "$@" > "$(dirname "$0")/called"
+"""
+
+
+@pytest.fixture
+def open_tmp() -> Iterator[Path]:
+    """A folder other users may enter (pytest's own tmp_path is private to root)."""
+    with tempfile.TemporaryDirectory(dir="/tmp") as folder:
+        Path(folder).chmod(0o755)
+        yield Path(folder)
+
+
+@pytest.mark.parametrize("script", ["train_model.py", "register_model.py"])
+def test_a_settings_file_only_the_service_reads_reruns_the_script_as_the_service(
+    script: str, open_tmp: Path
+) -> None:
+    """The operator's own account (here: nobody) meets the deploy guide's 0640 root:credguard file."""
+    tmp_path = open_tmp
+    settings = tmp_path / "credguard.env"
+    settings.write_text("CREDGUARD_PRODUCTS=CARTAO\n")
+    settings.chmod(0o640)  # owned by root: nobody may not read it
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sudo").write_text(FAKE_SUDO)
+    (bin_dir / "sudo").chmod(0o755)
+    bin_dir.chmod(0o777)
+    # nobody cannot enter /root, where this machine's own Pythons live: Debian's python3 with
+    # CredGuard's source on its path stands in for the project's environment.
+    python = "/usr/bin/python3"
+    result = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python, script,
+         "--input", "training_data.csv"],
+        cwd=ROOT / "ml_training",
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "CREDGUARD_ENV_FILE": str(settings),
+             "PYTHONPATH": str(ROOT / "src")},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "readable by the service only; running as credguard through sudo" in result.stderr
+    called = (bin_dir / "called").read_text().splitlines()
+    assert called[:4] == ["-u", "credguard", "--", "/usr/bin/env"]
+    assert f"CREDGUARD_ENV_FILE={settings}" in called
+    assert called[-3:] == [str(ROOT / "ml_training" / script), "--input", "training_data.csv"]
+    assert called[-4] == python  # the Python CredGuard runs in (here the stand-in)
