@@ -8,6 +8,7 @@ verify`` are run by hand, see docs/deploy.md.)
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -31,12 +32,14 @@ def unit(name: str) -> dict[str, list[str]]:
 
 
 def env_example() -> dict[str, str]:
-    pairs = (
-        line.split("=", 1)
-        for line in (DEPLOY / "credguard.env.example").read_text().splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
-    )
-    return {key.strip(): value.strip() for key, value in pairs}
+    """The example's variables as bash reads them (the deploy guide's ``cg`` sources the file)."""
+    shown = subprocess.run(
+        ["bash", "-c", 'set -ea; . "$1"; env -0', "bash", str(DEPLOY / "credguard.env.example")],
+        env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert shown.stderr == "", shown.stderr
+    pairs = (item.split("=", 1) for item in shown.stdout.split("\0") if "=" in item)
+    return {key: value for key, value in pairs if key.startswith("CREDGUARD_")}
 
 
 def cli_commands() -> set[str]:
