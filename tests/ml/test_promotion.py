@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from credguard.db.engine import session_scope
 from credguard.errors import Conflict, InvalidInput
 from credguard.ml import promotion, registry
 from credguard.ml.artifact import ModelArtifact
+from credguard.ml.card import CARD_FILE
 from credguard.ml.tables import ModelRecord
 
 SETTINGS = Settings(products=["CARTAO"], mlflow_tracking_uri="off")
@@ -156,3 +158,26 @@ def test_rollback_refuses_a_previous_model_whose_file_is_gone(
     with session_scope(engine) as session:
         assert registry.production_models(session)["CARTAO"].name == "fa"
         assert [c.action for c in promotion.history(session, "CARTAO")] == ["promote"]
+
+
+def test_only_the_card_of_the_registered_model_is_kept(
+    engine: Engine, registered: Settings, default_models: dict[str, Path], tmp_path: Path
+) -> None:
+    model = tmp_path / "new_model.pkl"
+    shutil.copyfile(default_models["CARTAO"], model)
+    card = tmp_path / CARD_FILE
+
+    def card_for(sha256: str) -> None:
+        card.write_text(f'<html><head><meta name="credguard-model-sha256" content="{sha256}">')
+
+    card_for("0" * 64)  # another model's, trained into the same folder
+    with session_scope(engine) as session:
+        other = promotion.register_file(
+            session, model, name="fa", settings=registered, metrics_path=None
+        )
+        assert not registry.card_path(Path(other.artifact_path)).exists()
+        card_for(registry.file_sha256(model))
+        mine = promotion.register_file(
+            session, model, name="fa", settings=registered, metrics_path=None
+        )
+        assert registry.card_path(Path(mine.artifact_path)).read_text() == card.read_text()

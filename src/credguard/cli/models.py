@@ -105,7 +105,7 @@ def register_command(
     ),
 ) -> None:
     """Register a trained model (a new version of NAME); it scores nothing until promoted."""
-    from credguard.ml import promotion, training
+    from credguard.ml import promotion, registry, training
 
     settings = context.settings()
     if metrics is None and (model.parent / training.METRICS_FILE).is_file():
@@ -115,7 +115,12 @@ def register_command(
             session, model, name=name, settings=settings, metrics_path=metrics
         )
         label = f"{record.name} v{record.version} ({record.product}, id {record.id})"
+        kept = registry.card_path(Path(record.artifact_path)).is_file()
     context.console.print(f"registered {label}; promote it with `credguard models promote`")
+    if not kept:
+        context.err_console.print(
+            "[yellow]warning:[/yellow] no model card of this model beside it; none was kept"
+        )
     _mirror(settings)
 
 

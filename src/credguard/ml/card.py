@@ -93,8 +93,21 @@ def _rate(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def write_card(path: Path, metrics: dict[str, Any]) -> Path:
-    """Write the card of a model whose ``metrics.json`` content is ``metrics``; its path."""
+def describes(card: Path, model_sha256: str) -> bool:
+    """Whether ``card`` was written for the model file whose SHA-256 is ``model_sha256``."""
+    try:
+        head = card.read_text(encoding="utf-8")[:2000]
+    except (OSError, UnicodeDecodeError):
+        return False
+    return f'<meta name="credguard-model-sha256" content="{model_sha256}">' in head
+
+
+def write_card(path: Path, metrics: dict[str, Any], *, model_sha256: str) -> Path:
+    """Write the card of a model whose ``metrics.json`` content is ``metrics``; its path.
+
+    The card names the model file it describes by checksum, so registration never files the
+    card of another model that was trained into the same folder.
+    """
     rows = [
         ("product", metrics["product"]),
         ("trained on", f"{metrics['n_train']:.0f} rows; held out {metrics['n_holdout']:.0f}"),
@@ -116,7 +129,8 @@ def write_card(path: Path, metrics: dict[str, Any]) -> Path:
     )
     warnings = "".join(f'<p class="warning">{escape(w)}</p>' for w in metrics["warnings"])
     html = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Model card: {escape(metrics["product"])}</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="credguard-model-sha256" content="{model_sha256}"><title>Model card: {escape(metrics["product"])}</title>
 <style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto}}th{{text-align:left;
 padding-right:1rem}}figure{{display:inline-block;margin:1rem}}.warning{{color:#a33}}</style>
 </head><body>

@@ -36,7 +36,7 @@ from credguard.db.bulk import rowcount
 from credguard.errors import ConfigurationError, Conflict, InvalidInput, NotFound
 from credguard.ml import registry
 from credguard.ml.artifact import ModelArtifact
-from credguard.ml.card import CARD_FILE
+from credguard.ml.card import CARD_FILE, describes
 from credguard.ml.registry import card_path
 from credguard.ml.tables import ModelPromotion, ModelRecord, ProductionModel
 
@@ -103,7 +103,7 @@ def register_file(
     named = dataclasses.replace(artifact, name=name, version=version, metrics=metrics)
     record = registry.register(session, named, settings.models_dir)
     card = model_path.parent / CARD_FILE
-    if card.is_file():
+    if describes(card, registry.file_sha256(model_path)):  # not another model's card
         shutil.copyfile(card, card_path(Path(record.artifact_path)))
     return record
 

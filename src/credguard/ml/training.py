@@ -468,7 +468,7 @@ def train_file(
     (output.parent / METRICS_FILE).write_text(
         json.dumps(metrics, indent=2, ensure_ascii=False, allow_nan=False) + "\n", "utf-8"
     )
-    card.write_card(output.parent / card.CARD_FILE, metrics)
+    card.write_card(output.parent / card.CARD_FILE, metrics, model_sha256=artifact.sha256())
     return artifact, metrics
 
 
