@@ -19,7 +19,7 @@ from credguard.customers.cpf import is_valid_cpf
 from credguard.db.base import utcnow
 from credguard.db.engine import session_scope
 from credguard.errors import ConfigurationError
-from credguard.outcomes import export, rows, service
+from credguard.outcomes import export, rows, service, snapshots
 from credguard.outcomes.pseudonym import cpf_hashes, pseudonym_key
 from credguard.outcomes.tables import ObservedOutcome
 from credguard.scoring.features import INPUT_COLUMNS
@@ -99,6 +99,8 @@ def test_an_outcome_links_to_the_latest_score_on_or_before_its_date_of_its_own_c
     processed_at(engine, theirs, at(TODAY - timedelta(days=5)))
     scores = factories.stored_rows(engine, later)
     cpfs = scores["cpf"].to_list()[:4]
+    # Outcomes link against the score snapshots: copy the jobs, as service.record does first.
+    assert snapshots.capture_with_key(engine, KEY) == 3 * scores.height
 
     def linked_job(day: date) -> list[int | None]:
         typed = outcomes_of(cpfs, produto="CARTAO", day=day, defaulted=[True, False, True, False])

@@ -1,4 +1,4 @@
-"""``credguard outcomes …``: import observed outcomes, summarise them, purge old ones.
+"""``credguard outcomes …``: import observed outcomes, summarise them, capture scores, purge.
 
 Also the body of ``credguard models export-training-data`` (:func:`export_training_data`).
 """
@@ -18,7 +18,10 @@ from credguard.db.base import utcnow
 from credguard.db.engine import session_scope
 from credguard.errors import InvalidInput, NotFound
 
-app = typer.Typer(help="Observed outcomes: import, summary, purge.", no_args_is_help=True)
+app = typer.Typer(
+    help="Observed outcomes and the training store: import, summary, capture, purge.",
+    no_args_is_help=True,
+)
 
 #: Default period of the training export, as the runbook's retraining export (6 months).
 DEFAULT_EXPORT_MONTHS = 6
@@ -95,6 +98,19 @@ def summary_command(
     context.console.print(table)
 
 
+@app.command("capture")
+def capture_command(
+    client: str | None = typer.Option(None, "--client", help="Client id or name (default: all)."),
+) -> None:
+    """Copy scores of completed jobs to the training store (pseudonymised), before archival."""
+    from credguard.outcomes import snapshots
+
+    client_id = _client_id(client) if client else None
+    with context.console.status("capturing scores of completed jobs"):
+        copied = snapshots.capture(context.engine(), context.settings(), client_id=client_id)
+    context.console.print(f"captured {copied} score row(s) into the training store")
+
+
 @app.command("purge")
 def purge_command(
     days: int | None = typer.Option(
@@ -104,17 +120,21 @@ def purge_command(
         help="Keep this many days (default CREDGUARD_OUTCOME_RETENTION_DAYS).",
     ),
 ) -> None:
-    """Delete outcomes whose dataReferencia is older than the retention period."""
+    """Delete outcomes and score snapshots older than the retention period."""
     from credguard.db.engine import write_lock
-    from credguard.outcomes import service
+    from credguard.outcomes import service, snapshots
 
     settings = context.settings()
     retention = days or settings.outcome_retention_days
     engine = context.engine()
     with write_lock(engine), session_scope(engine) as session:
         deleted = service.purge(session, retention_days=retention)
+    snapshots_deleted = snapshots.purge(engine, retention_days=retention)
     context.console.print(
         f"deleted {deleted} outcome(s) with a dataReferencia more than {retention} days ago"
+    )
+    context.console.print(
+        f"deleted {snapshots_deleted} score snapshot(s) processed more than {retention} days ago"
     )
 
 

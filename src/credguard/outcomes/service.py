@@ -1,17 +1,22 @@
 """Storing observed outcomes: link each to the score it judges, upsert, summarise, purge.
 
-Linking: an outcome (client, CPF, product, reference date) judges the latest ``customer_scores``
-row of that client's completed batch jobs with the same CPF and product processed on or before
-the reference date (on the same day counts). Among rows processed at the same instant, a scored
-row wins over an excluded one (a repeated CPF in one file), then the first row. Only the client's
-own jobs are searched: another client's score of the same CPF is never read.
+Linking: an outcome (client, CPF, product, reference date) judges the latest score of that
+client's completed batch jobs with the same CPF and product processed on or before the reference
+date (on the same day counts). Among rows processed at the same instant, a scored row wins over
+an excluded one (a repeated CPF in one file), then the first row. Only the client's own scores
+are searched: another client's score of the same CPF is never read.
+
+Scores are searched in ``score_snapshots`` (:mod:`credguard.outcomes.snapshots`), the
+pseudonymised copy of ``customer_scores`` that the runbook's 90-day archival does not empty:
+defaults show months after a scoring, so most outcomes arrive after their score was archived.
+:func:`record` first copies the client's jobs completed since the last copy, so a batch that has
+just finished is found too.
 
 An outcome found with no score is stored too (``scoreId`` and features null) and reported as
-unlinked: it cannot train a model but counts in the client's figures. Scores are archived after
-90 days (runbook), so outcomes should be sent within 90 days of the scoring they judge.
+unlinked: it cannot train a model but counts in the client's figures.
 
 Re-sending an outcome (same client, CPF, product and date) updates it: its answer, and its link
-if a score is found now; a link found earlier is kept when the score has since been archived.
+if a score is found now; a link found earlier is kept when the score has since been purged.
 Work is done in chunks of :data:`CHUNK_ROWS` outcomes: two reads per chunk, then every write in
 one transaction, so an upload is stored whole or not at all.
 """
@@ -27,29 +32,29 @@ from sqlalchemy import ColumnElement, Table, case, delete, func, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.orm import Session
 
-from credguard.batches.tables import BatchJob, BatchStatus, CustomerScore
 from credguard.customers.contract import INTEGER_COLUMNS
 from credguard.db.base import utcnow
 from credguard.db.bulk import rowcount
 from credguard.db.engine import write_lock
+from credguard.outcomes import snapshots
 from credguard.outcomes.pseudonym import cpf_hashes
-from credguard.outcomes.tables import ObservedOutcome
+from credguard.outcomes.tables import ObservedOutcome, ScoreSnapshot
 from credguard.scoring.features import INPUT_COLUMNS
 
 #: Outcomes linked per query (bounded by SQLite's limit of bound parameters per statement).
 CHUNK_ROWS = 5_000
 
 _TABLE = cast(Table, ObservedOutcome.__table__)
-#: Columns copied from the linked score (besides its id): outcome column → score column.
+#: Columns copied from the linked score (besides its id): outcome column → snapshot column.
 _LINK_COLUMNS: dict[str, Any] = {
-    "batchJobId": CustomerScore.batch_job_id,
-    "modelName": CustomerScore.model_name,
-    "modelVersion": CustomerScore.model_version,
-    "scoreProbInadimplencia": CustomerScore.score_prob,
-    "faixaScore": CustomerScore.faixa_score,
-    "motivoExclusao": CustomerScore.motivo_exclusao,
-    "dataProcessamento": CustomerScore.data_processamento,
-    **{name: getattr(CustomerScore, name) for name in INPUT_COLUMNS},
+    "batchJobId": ScoreSnapshot.batch_job_id,
+    "modelName": ScoreSnapshot.model_name,
+    "modelVersion": ScoreSnapshot.model_version,
+    "scoreProbInadimplencia": ScoreSnapshot.score_prob,
+    "faixaScore": ScoreSnapshot.faixa_score,
+    "motivoExclusao": ScoreSnapshot.motivo_exclusao,
+    "dataProcessamento": ScoreSnapshot.data_processamento,
+    **{name: getattr(ScoreSnapshot, name) for name in INPUT_COLUMNS},
 }
 _INPUT_TYPES: dict[str, pl.DataType] = {
     "data_primeira_compra": pl.Date(),
@@ -60,7 +65,7 @@ _INPUT_TYPES: dict[str, pl.DataType] = {
 _CANDIDATE_SCHEMA = pl.Schema(
     {
         "scoreId": pl.Int64(),
-        "cpf": pl.String(),
+        "cpfHash": pl.String(),
         "produto": pl.String(),
         "batchJobId": pl.Int64(),
         "modelName": pl.String(),
@@ -96,7 +101,10 @@ class Prepared:
 
 
 def prepare(session: Session, client_id: int, outcomes: pl.DataFrame, *, key: bytes) -> Prepared:
-    """Pseudonymise and link validated outcomes (:func:`rows.validate`): reads only."""
+    """Pseudonymise and link validated outcomes (:func:`rows.validate`): reads only.
+
+    Links against the scores copied so far (:func:`record` copies the client's new ones first).
+    """
     hashed = outcomes.with_columns(cpf_hashes(outcomes["cpf"], key))
     chunks = []
     for start in range(0, hashed.height, CHUNK_ROWS):
@@ -144,8 +152,14 @@ def store(session: Session, prepared: Prepared) -> RecordReport:
 def record(session: Session, client_id: int, outcomes: pl.DataFrame, *, key: bytes) -> RecordReport:
     """Link and store validated outcomes of ``client_id`` and commit them, all or nothing.
 
-    The reads run first; the writes and the commit then take the database's write turn.
+    The client's jobs completed since the last copy are copied to the snapshots first (their
+    own transactions). The reads run next; the writes and the commit then take the database's
+    write turn.
     """
+    snapshots.capture_with_key(session.get_bind().engine, key, client_id=client_id)
+    # End any read transaction the session began before the copy: on MariaDB (repeatable read)
+    # its snapshot would not show the rows just copied.
+    session.commit()
     prepared = prepare(session, client_id, outcomes, key=key)
     with write_lock(session.get_bind().engine):
         report = store(session, prepared)
@@ -160,24 +174,18 @@ def _link(session: Session, client_id: int, chunk: pl.DataFrame) -> pl.DataFrame
     """``chunk`` with the columns of the score each outcome judges (null when none): one query."""
     last_day = chunk["dataReferencia"].max()
     assert isinstance(last_day, date)
-    query = (
-        select(
-            CustomerScore.id.label("scoreId"),
-            CustomerScore.cpf,
-            CustomerScore.produto,
-            *(column.label(name) for name, column in _LINK_COLUMNS.items()),
-            BatchJob.reference_date.label("scoreReferenceDate"),
-        )
-        .join(BatchJob, BatchJob.id == CustomerScore.batch_job_id)
-        .where(
-            BatchJob.client_id == client_id,
-            BatchJob.status == BatchStatus.COMPLETED,
-            CustomerScore.client_id == client_id,
-            CustomerScore.cpf.in_(chunk["cpf"].unique().to_list()),
-            CustomerScore.produto.in_(chunk["produto"].unique().to_list()),
-            CustomerScore.data_processamento
-            < datetime.combine(last_day + timedelta(days=1), datetime.min.time()),
-        )
+    query = select(
+        ScoreSnapshot.score_id.label("scoreId"),
+        ScoreSnapshot.cpf_hash.label("cpfHash"),
+        ScoreSnapshot.produto,
+        *(column.label(name) for name, column in _LINK_COLUMNS.items()),
+        ScoreSnapshot.score_reference_date.label("scoreReferenceDate"),
+    ).where(
+        ScoreSnapshot.client_id == client_id,
+        ScoreSnapshot.cpf_hash.in_(chunk["cpfHash"].unique().to_list()),
+        ScoreSnapshot.produto.in_(chunk["produto"].unique().to_list()),
+        ScoreSnapshot.data_processamento
+        < datetime.combine(last_day + timedelta(days=1), datetime.min.time()),
     )
     candidates = pl.DataFrame(
         [tuple(row) for row in session.execute(query)], schema=_CANDIDATE_SCHEMA, orient="row"
@@ -185,13 +193,13 @@ def _link(session: Session, client_id: int, chunk: pl.DataFrame) -> pl.DataFrame
     best = (
         chunk.select(
             "row",
-            "cpf",
+            "cpfHash",
             "produto",
             (pl.col("dataReferencia").cast(pl.Datetime("us")) + pl.duration(days=1)).alias(
                 "_until"
             ),
         )
-        .join(candidates, on=["cpf", "produto"], how="inner")
+        .join(candidates, on=["cpfHash", "produto"], how="inner")
         .filter(pl.col("dataProcessamento") < pl.col("_until"))
         .sort(
             "row",
@@ -201,7 +209,7 @@ def _link(session: Session, client_id: int, chunk: pl.DataFrame) -> pl.DataFrame
             descending=[False, False, False, True],
         )
         .unique("row", keep="last", maintain_order=True)
-        .drop("cpf", "produto", "_until")
+        .drop("cpfHash", "produto", "_until")
     )
     return chunk.join(best, on="row", how="left")
 
@@ -302,7 +310,10 @@ def summary(session: Session, *, client_id: int | None) -> list[ProductSummary]:
 
 
 def purge(session: Session, *, retention_days: int, today: date | None = None) -> int:
-    """Delete outcomes whose dataReferencia is more than ``retention_days`` ago; how many."""
+    """Delete outcomes whose dataReferencia is more than ``retention_days`` ago; how many.
+
+    Score snapshots have their own purge (:func:`snapshots.purge`), by dataProcessamento.
+    """
     cutoff = (today or utcnow().date()) - timedelta(days=retention_days)
     statement = delete(ObservedOutcome).where(ObservedOutcome.data_referencia < cutoff)
     return rowcount(session.execute(statement))
