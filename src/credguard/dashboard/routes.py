@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from credguard.accounts import auth
 from credguard.accounts import service as accounts
@@ -149,9 +150,7 @@ def logout(request: Request, settings: SettingsDep) -> Response:
 # --- the drift page ---------------------------------------------------------------------------
 
 
-def _client_filter(
-    session: SessionDep, user: Principal, value: str | None
-) -> tuple[int, str] | None:
+def _client_filter(session: Session, user: Principal, value: str | None) -> tuple[int, str] | None:
     """(id, name) of the client whose drift is shown; None for all clients (staff only)."""
     text = (value or "").strip()
     if user.role in STAFF:
@@ -174,7 +173,7 @@ def _client_filter(
     return client.id, client.name
 
 
-def _model_names(session: SessionDep, results: list[drift.ResultView]) -> dict[int, str]:
+def _model_names(session: Session, results: list[drift.ResultView]) -> dict[int, str]:
     names = {}
     for model_id in {item.result.model_id for item in results if item.result.model_id is not None}:
         record = registry.get_or_raise(session, model_id)
