@@ -185,7 +185,7 @@ def test_concurrent_captures_copy_each_row_once(
     for thread in threads:
         thread.join(timeout=120)
     assert errors == []
-    assert sorted(results) == [0, 0, 0, expected]  # one copied everything, in turn the others
+    assert len(results) == 4 and sum(results) == expected  # each group copied by one of them
     assert count(engine) == expected
     assert table(engine, ScoreSnapshotJob)["batchJobId"].sort().to_list() == sorted(jobs)
 

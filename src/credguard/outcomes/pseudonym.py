@@ -7,8 +7,9 @@ the database (``CREDGUARD_PSEUDONYM_KEY``), the table alone says nothing about w
 The same CPF under the same key always gives the same pseudonym; that is how a resent outcome
 replaces the earlier one. Losing or changing the key therefore breaks that matching: outcomes
 sent afterwards get new pseudonyms, are stored beside the old ones instead of replacing them,
-and a customer's old and new outcomes can no longer be told to be the same person's. Keep the
-key with the database backups.
+a customer's old and new outcomes can no longer be told to be the same person's, and they no
+longer link to the score snapshots copied under the old key. Keep the key with the database
+backups.
 """
 
 from __future__ import annotations

@@ -17,11 +17,13 @@ MariaDB on every run, even with nothing new; a high-water mark on ``customer_sco
 rows, because jobs complete out of id order, InnoDB commits ids out of order, and SQLite reuses
 the ids of deleted rows (a reprocessed last job).
 
-Safe to re-run, and to run in several processes at once: runs take turns on a named lock, and
-each chunk is one transaction that upserts rows on their unique original id (``scoreId``). A
-job is recorded as copied in the transaction of its last chunk, which also deletes the job's
-snapshots this run did not write (the rows of a reprocessed job's earlier run). A run that
-dies mid-job therefore copies that job again from its start, overwriting the same rows.
+Safe to re-run, and to run in several processes at once: runs take turns on a named lock for
+each group of jobs (about :data:`CHUNK_ROWS` rows, or one large job), checking under it that
+the group is still to copy; each chunk is one transaction that upserts rows on their unique
+original id (``scoreId``). A job is recorded as copied in the transaction of its last chunk,
+which also deletes the job's snapshots not written by this copy (the rows of a reprocessed
+job's earlier run). A run that dies mid-job therefore leaves the job to copy again from its
+start, overwriting the same rows.
 
 Rows with an invalid CPF are not copied: their ``cpf`` is the raw text of the file, which no
 outcome (always a valid CPF) can match.
@@ -109,25 +111,32 @@ def capture_with_key(
     engine: Engine, key: bytes, *, client_id: int | None = None, chunk_rows: int = CHUNK_ROWS
 ) -> int:
     """:func:`capture` with the pseudonym key at hand."""
-    with named_lock(engine, LOCK_NAME), engine.connect() as writer:
-        # One instant per run, in whole seconds (MariaDB's DATETIME keeps no fraction): rows
-        # written by this run carry it, so a job's older snapshots are told apart by createdAt.
-        run_at = utcnow().replace(microsecond=0)
+    with engine.connect() as writer:
         sqlite_writer = writer.dialect.name == "sqlite"
         if sqlite_writer:  # the linking index's pages are random: keep more of them in memory
             writer.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
             writer.commit()
         try:
             copied = 0
-            for group in _groups(_uncaptured(engine, client_id), chunk_rows):
-                copied += _capture_group(engine, writer, key, group, run_at, chunk_rows)
+            for listed in _groups(_uncaptured(engine, client_id=client_id), chunk_rows):
+                # The lock is taken per group, so another run (an outcomes upload copying its
+                # client's new job) waits for one group, not for a whole backfill.
+                with named_lock(engine, LOCK_NAME):
+                    group = _uncaptured(engine, job_ids=[job.id for job in listed])
+                    if group:  # not copied by another run meanwhile
+                        # In whole seconds (MariaDB's DATETIME keeps no fraction): the rows
+                        # written now carry it, so a job's older snapshots are told apart.
+                        copied_at = utcnow().replace(microsecond=0)
+                        copied += _capture_group(engine, writer, key, group, copied_at, chunk_rows)
             return copied
         finally:
             if sqlite_writer:
                 writer.invalidate()  # its large page cache is not kept in the pool
 
 
-def _uncaptured(engine: Engine, client_id: int | None) -> list[_Job]:
+def _uncaptured(
+    engine: Engine, *, client_id: int | None = None, job_ids: list[int] | None = None
+) -> list[_Job]:
     """Completed jobs not copied, or copied before they finished again (reprocessed)."""
     query = (
         select(
@@ -149,6 +158,8 @@ def _uncaptured(engine: Engine, client_id: int | None) -> list[_Job]:
     )
     if client_id is not None:
         query = query.where(BatchJob.client_id == client_id)
+    if job_ids is not None:
+        query = query.where(BatchJob.id.in_(job_ids))
     with engine.connect() as connection:
         return [_Job(*row) for row in connection.execute(query)]
 
@@ -175,7 +186,7 @@ def _capture_group(
     writer: Connection,
     key: bytes,
     group: list[_Job],
-    run_at: datetime,
+    copied_at: datetime,
     chunk_rows: int,
 ) -> int:
     """Copy one group of jobs, one transaction per chunk; the last one records the jobs."""
@@ -198,14 +209,14 @@ def _capture_group(
                 after = int(read["rowNumber"][-1])
         else:  # small jobs, about chunk_rows rows together (their rowsTotal): one read
             read, last = _read(engine, ids), True
-        frame = _snapshot_frame(read, jobs, key, run_at)
+        frame = _snapshot_frame(read, jobs, key, copied_at)
         for job_id, count in frame.group_by("batchJobId").len().iter_rows():
             copied[job_id] += count
         with write_lock(engine), writer.begin():
             if frame.height:
                 _write(writer, frame)
             if last:
-                _record_jobs(writer, group, copied, run_at)
+                _record_jobs(writer, group, copied, copied_at)
         if last:
             return sum(copied.values())
 
@@ -253,14 +264,14 @@ def _read(
 
 
 def _snapshot_frame(
-    read: pl.DataFrame, jobs: pl.DataFrame, key: bytes, run_at: datetime
+    read: pl.DataFrame, jobs: pl.DataFrame, key: bytes, copied_at: datetime
 ) -> pl.DataFrame:
     """Rows as ``score_snapshots`` stores them: the CPF replaced by its keyed hash."""
     return (
         read.with_columns(cpf_hashes(read["cpf"], key))
         .drop("cpf", "rowNumber")
         .join(jobs, on="batchJobId", how="left")
-        .with_columns(pl.lit(run_at, dtype=pl.Datetime("us")).alias("createdAt"))
+        .with_columns(pl.lit(copied_at, dtype=pl.Datetime("us")).alias("createdAt"))
     )
 
 
@@ -299,13 +310,13 @@ def _write(connection: Connection, frame: pl.DataFrame) -> None:
 
 
 def _record_jobs(
-    connection: Connection, group: list[_Job], copied: dict[int, int], run_at: datetime
+    connection: Connection, group: list[_Job], copied: dict[int, int], copied_at: datetime
 ) -> None:
     """Mark the group's jobs copied, dropping their snapshots this run did not write."""
     ids = [job.id for job in group]
     connection.execute(
         delete(ScoreSnapshot).where(
-            ScoreSnapshot.batch_job_id.in_(ids), ScoreSnapshot.created_at < run_at
+            ScoreSnapshot.batch_job_id.in_(ids), ScoreSnapshot.created_at < copied_at
         )
     )
     connection.execute(delete(ScoreSnapshotJob).where(ScoreSnapshotJob.batch_job_id.in_(ids)))
@@ -317,7 +328,7 @@ def _record_jobs(
                 "clientId": job.client_id,
                 "finishedAt": job.finished_at,
                 "rows": copied[job.id],
-                "capturedAt": run_at,
+                "capturedAt": copied_at,
             }
             for job in group
         ],
