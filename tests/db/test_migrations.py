@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
 from credguard.db import engine as db_engine
 from credguard.db import migrate
+from credguard.db.tables import Base
 from credguard.errors import ConfigurationError
 
 RUNBOOK_COLUMNS = {
@@ -49,6 +52,13 @@ def test_migrations_build_the_runbook_schema(engine: Engine) -> None:
         tuple(uq["column_names"]) for uq in inspector.get_unique_constraints("customer_scores")
     }
     assert ("batchJobId", "rowNumber") in unique
+
+
+def test_the_orm_mapping_matches_the_migrations(engine: Engine) -> None:
+    """Every mapped table, column, type, index and constraint is what the migrations built."""
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
 
 
 def test_upgrade_is_idempotent(engine: Engine) -> None:

@@ -8,14 +8,12 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import Engine, func, select, update
 
 from credguard.accounts import service as accounts
 from credguard.batches.tables import CustomerScore
 from credguard.config import Settings
-from credguard.db.base import Base, utcnow
+from credguard.db.base import utcnow
 from credguard.db.engine import session_scope
 from credguard.drift import service
 from credguard.drift.tables import DriftResult
@@ -224,14 +222,6 @@ def test_action_is_due_for_retraining_and_opens_one_incident(
             reason="retrained after drift", user_id=None, force=True,
         )  # fmt: skip
         assert not [item for item in triggers.due(session, settings) if item.trigger == "drift"]
-
-
-def test_the_orm_mapping_matches_the_migration(engine: Engine) -> None:
-    with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        differences = compare_metadata(context, Base.metadata)
-    mine = [d for d in differences if "drift_results" in repr(d)]
-    assert mine == []
 
 
 def test_a_product_whose_model_file_is_altered_is_skipped_not_the_others(
