@@ -4,11 +4,12 @@
     python bench/snapshot_capture.py --rows 200000 --engines sqlite
 
 Fills ``customer_scores`` directly (no scoring: this measures the copy, not the batch path) with
-``--rows`` rows in ``--jobs`` completed jobs, then times: the first capture of everything (rows/s),
-a second capture with nothing new, one more job captured for one client (what an outcomes upload
-does first), and the keyed hashing alone. MariaDB is the server at CREDGUARD_BENCH_MARIADB_URL
-(default root@127.0.0.1:3306); the benchmark creates and drops the database
-``credguard_bench_snapshots``.
+``--rows`` rows in ``--jobs`` completed jobs, then times: the first capture of everything
+(rows/s), a second capture with nothing new, as many rows again into the now full store (the
+linking index's random pages cost more as it grows), one more job captured for one client (what
+an outcomes upload does first), and the keyed hashing alone. MariaDB is the server at
+CREDGUARD_BENCH_MARIADB_URL (default root@127.0.0.1:3306); the benchmark creates and drops the
+database ``credguard_bench_snapshots``.
 """
 
 from __future__ import annotations
@@ -151,6 +152,15 @@ def run(engine_name: str, rows: int, jobs: int) -> None:
             started = time.perf_counter()
             again = snapshots.capture_with_key(engine, KEY)
             print(f"{engine_name}: second capture, nothing new: {again} rows in {_since(started)}")
+
+            fill(engine, client_id, rows, jobs, seed=4)
+            started = time.perf_counter()
+            more = snapshots.capture_with_key(engine, KEY)
+            seconds = time.perf_counter() - started
+            print(
+                f"{engine_name}: {more:,} more rows into a store holding {rows:,} "
+                f"in {seconds:.1f} s = {more / seconds:,.0f} rows/s"
+            )
 
             fill(engine, client_id, 10_000, 1, seed=2)
             started = time.perf_counter()
