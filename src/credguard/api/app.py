@@ -3,7 +3,8 @@
 ``create_app`` checks before serving that the schema is current and a signing key exists, and
 refuses to start otherwise, saying what to run or set (the same for the pseudonym key of the
 outcomes training store). With ``worker=True`` (the embedded default) a job worker runs in a
-thread of the same process, and a scheduler runs the daily drift (CREDGUARD_DRIFT_SCHEDULE).
+thread of the same process, and a scheduler runs the daily drift (CREDGUARD_DRIFT_SCHEDULE),
+the e-mail sender and the training store's upkeep (:mod:`credguard.maintenance`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from credguard import __version__, logs
+from credguard import __version__, logs, maintenance
 from credguard.accounts import auth
 from credguard.api import errors, middleware, observability
 from credguard.api.routes import auth as auth_routes
@@ -47,7 +48,9 @@ def create_app(settings: Settings, *, worker: bool = True) -> FastAPI:
         if checkpointer is not None:
             checkpointer.start()
         thread, stop = batch_worker.start_in_process(engine, settings) if worker else (None, None)
-        jobs = [drift.scheduled_job(engine, settings)] if worker and settings.drift_schedule else []
+        jobs = maintenance.jobs(engine, settings) if worker else []
+        if worker and settings.drift_schedule:
+            jobs.append(drift.scheduled_job(engine, settings))
         scheduler = Scheduler(jobs)
         scheduler.start()
         # What start-up loaded (libraries, models, the app) lives as long as the process: kept

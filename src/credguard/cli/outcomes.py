@@ -121,20 +121,15 @@ def purge_command(
     ),
 ) -> None:
     """Delete outcomes and score snapshots older than the retention period."""
-    from credguard.db.engine import write_lock
-    from credguard.outcomes import service, snapshots
+    from credguard.maintenance import purge_training_store
 
-    settings = context.settings()
-    retention = days or settings.outcome_retention_days
-    engine = context.engine()
-    with write_lock(engine), session_scope(engine) as session:
-        deleted = service.purge(session, retention_days=retention)
-    snapshots_deleted = snapshots.purge(engine, retention_days=retention)
+    retention = days or context.settings().outcome_retention_days
+    purged = purge_training_store(context.engine(), retention_days=retention)
     context.console.print(
-        f"deleted {deleted} outcome(s) with a dataReferencia more than {retention} days ago"
+        f"deleted {purged.outcomes} outcome(s) with a dataReferencia more than {retention} days ago"
     )
     context.console.print(
-        f"deleted {snapshots_deleted} score snapshot(s) processed more than {retention} days ago"
+        f"deleted {purged.snapshots} score snapshot(s) processed more than {retention} days ago"
     )
 
 

@@ -1,0 +1,69 @@
+"""The server's background jobs besides drift: the mail sender and the training store's upkeep."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select, update
+
+from credguard import maintenance
+from credguard.config import Settings
+from credguard.db.base import utcnow
+from credguard.db.engine import session_scope
+from credguard.outcomes.tables import ObservedOutcome, ScoreSnapshot
+from tests import factories
+from tests.api.conftest import running_server
+from tests.mailbox import smtp_server
+from tests.notify.test_outbox import mail_settings, queue
+
+
+def test_without_an_smtp_server_no_mail_job_runs(settings: Settings, engine: Engine) -> None:
+    assert [job.name for job in maintenance.jobs(engine, settings)] == ["training-store"]
+    with_smtp = settings.model_copy(update={"smtp_host": "127.0.0.1"})
+    (mail,) = [job for job in maintenance.jobs(engine, with_smtp) if job.name == "mail"]
+    assert mail.every == timedelta(minutes=1)
+
+
+def test_a_running_server_sends_queued_mail_by_itself(
+    engine: Engine, settings: Settings, client_id: int
+) -> None:
+    del client_id
+    queue(engine, "incident:7:client-notice")
+    with smtp_server() as (port, inbox), running_server(mail_settings(settings, port)):
+        deadline = time.monotonic() + 20
+        while not inbox.received and time.monotonic() < deadline:
+            time.sleep(0.1)
+    (received,) = inbox.received
+    assert received.rcpt_tos == ["cliente@loja.test"]
+
+
+def test_the_training_store_upkeep_captures_scores_and_applies_retention(
+    engine: Engine, settings: Settings, client_id: int, tmp_path: Path
+) -> None:
+    path = factories.write_file(
+        factories.make_customers(300, seed=3, dirty_share=0.0).drop("motivo_esperado"),
+        tmp_path / "c.csv",
+    )
+    factories.process(engine, settings, factories.submit(engine, settings, path, client_id))
+
+    def snapshots() -> int:
+        with session_scope(engine) as session:
+            return session.scalar(select(func.count()).select_from(ScoreSnapshot)) or 0
+
+    maintenance.keep_training_store(engine, settings)
+    captured = snapshots()
+    assert captured == 300
+    maintenance.keep_training_store(engine, settings)  # nothing twice
+    assert snapshots() == captured
+    with session_scope(engine) as session:  # as if scored long ago
+        session.execute(
+            update(ScoreSnapshot).values(
+                data_processamento=utcnow() - timedelta(days=settings.outcome_retention_days + 2)
+            )
+        )
+    purged = maintenance.keep_training_store(engine, settings)
+    assert purged.snapshots == captured and snapshots() == 0
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(ObservedOutcome)) == 0
