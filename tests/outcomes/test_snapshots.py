@@ -159,6 +159,15 @@ def test_capture_in_chunks_copies_large_and_small_jobs_alike(
     assert snapshots.capture_with_key(engine, key, chunk_rows=7) == 0
 
 
+def test_jobs_are_grouped_by_rows_and_by_count() -> None:
+    def job(job_id: int, rows: int | None) -> snapshots._Job:
+        return snapshots._Job(job_id, 1, None, None, rows)
+
+    jobs = [job(1, 3), job(2, 3), job(3, 30), job(4, None), job(5, 1), job(6, 1), job(7, 1)]
+    groups = snapshots._groups(jobs, chunk_rows=7, max_jobs=2)
+    assert [[j.id for j in group] for group in groups] == [[1, 2], [3], [4], [5, 6], [7]]
+
+
 def test_concurrent_captures_copy_each_row_once(
     engine: Engine, settings: Settings, client_id: int, tmp_path: Path
 ) -> None:

@@ -50,6 +50,8 @@ from credguard.scoring.features import INPUT_COLUMNS
 
 #: Rows read, hashed and written per transaction (each holds SQLite's write turn ~1 s).
 CHUNK_ROWS = 50_000
+#: Most jobs copied together (their ids are bound parameters: SQLite allows 32,766).
+GROUP_JOBS = 1_000
 #: Page cache of the connection a capture writes with, on SQLite (its default is 2 MB).
 SQLITE_CACHE_KIB = 131_072
 #: Snapshots deleted per transaction by :func:`purge`.
@@ -164,14 +166,15 @@ def _uncaptured(
         return [_Job(*row) for row in connection.execute(query)]
 
 
-def _groups(jobs: list[_Job], chunk_rows: int) -> list[list[_Job]]:
-    """Jobs in groups of about ``chunk_rows`` rows: many small (online) jobs share a chunk."""
+def _groups(jobs: list[_Job], chunk_rows: int, max_jobs: int = GROUP_JOBS) -> list[list[_Job]]:
+    """Jobs in groups of at most ``chunk_rows`` rows and ``max_jobs`` jobs, or one larger job:
+    many small (online) jobs share a chunk."""
     groups: list[list[_Job]] = []
     current: list[_Job] = []
     size = 0
     for job in jobs:
         rows = job.rows if job.rows is not None else chunk_rows
-        if current and size + rows > chunk_rows:
+        if current and (size + rows > chunk_rows or len(current) == max_jobs):
             groups.append(current)
             current, size = [], 0
         current.append(job)
