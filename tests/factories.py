@@ -61,3 +61,17 @@ def stored_rows(engine: Engine, job_id: int) -> pl.DataFrame:
             f"SELECT * FROM customer_scores WHERE batchJobId = {job_id} ORDER BY rowNumber",
             connection,
         )
+
+
+def trained_candidate(folder: Path, *, seed: int, output: str = "new_model.pkl") -> Path:
+    """A CARTAO model trained by ``models train`` on 6,000 synthetic customers' outcomes, with
+    metrics.json and its card beside it; the model file's path."""
+    from credguard.customers.contract import REQUIRED_COLUMNS
+    from credguard.ml.training import train_file
+
+    rows = generator.generate(
+        6_000, seed=seed, products=["CARTAO"], reference_date=utcnow().date(), dirty_share=0.0
+    ).select(*REQUIRED_COLUMNS, pl.col(generator.OUTCOME_COLUMN).alias("label"))
+    rows.write_csv(folder / "train.csv")
+    train_file(folder / "train.csv", folder / output, product="CARTAO")
+    return folder / output

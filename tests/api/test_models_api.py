@@ -19,21 +19,15 @@ from credguard.db.base import utcnow
 from credguard.db.engine import session_scope
 from credguard.ml import mlflow_registry, promotion
 from credguard.ml.artifact import ModelArtifact
-from credguard.ml.training import train_file
 from credguard.synth import generator
+from tests import factories
 from tests.api.conftest import People, running_server
 
 
 @pytest.fixture(scope="module")
 def candidate_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A CARTAO model trained on observed outcomes, with metrics.json beside it."""
-    folder = tmp_path_factory.mktemp("candidate")
-    rows = generator.generate(
-        6_000, seed=12, products=["CARTAO"], reference_date=utcnow().date(), dirty_share=0.0
-    ).select(*REQUIRED_COLUMNS, pl.col(generator.OUTCOME_COLUMN).alias("label"))
-    rows.write_csv(folder / "train.csv")
-    train_file(folder / "train.csv", folder / "model.json", product="CARTAO")
-    return folder / "model.json"
+    """A CARTAO model trained by `models train`, with metrics.json and its card beside it."""
+    return factories.trained_candidate(tmp_path_factory.mktemp("candidate"), seed=12)
 
 
 def register(engine: Engine, settings: Settings, path: Path, name: str, **metrics: float) -> None:
@@ -205,7 +199,6 @@ def test_runbook_section_5_2_literally(
 
     MLflow is a real ``mlflow server`` on loopback, as in production.
     """
-    from tests import factories
     from tests.db.test_runbook_sql import export_training_data, run_runbook_script
 
     path = factories.write_file(

@@ -17,32 +17,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import pytest
 from sqlalchemy import Engine, update
 
 from credguard.config import Settings
-from credguard.customers.contract import REQUIRED_COLUMNS
-from credguard.db.base import utcnow
 from credguard.db.engine import session_scope
 from credguard.ml import mlflow_registry, promotion, registry
 from credguard.ml.artifact import ModelArtifact
 from credguard.ml.tables import ModelRecord
-from credguard.ml.training import train_file
-from credguard.synth import generator
+from tests import factories
 from tests.conftest import embedded_mlflow
 
 
 @pytest.fixture(scope="module")
 def candidate(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A CARTAO model trained by `models train`, with metrics.json and its card beside it."""
-    folder = tmp_path_factory.mktemp("candidate")
-    rows = generator.generate(
-        6_000, seed=5, products=["CARTAO"], reference_date=utcnow().date(), dirty_share=0.0
-    ).select(*REQUIRED_COLUMNS, pl.col(generator.OUTCOME_COLUMN).alias("label"))
-    rows.write_csv(folder / "train.csv")
-    train_file(folder / "train.csv", folder / "new_model.pkl", product="CARTAO")
-    return folder / "new_model.pkl"
+    return factories.trained_candidate(tmp_path_factory.mktemp("candidate"), seed=5)
 
 
 @pytest.fixture
