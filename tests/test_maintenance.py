@@ -12,11 +12,13 @@ from credguard import maintenance
 from credguard.config import Settings
 from credguard.db.base import utcnow
 from credguard.db.engine import session_scope
+from credguard.outcomes import service as outcome_service
 from credguard.outcomes.tables import ObservedOutcome, ScoreSnapshot
 from tests import factories
 from tests.api.conftest import running_server
 from tests.mailbox import smtp_server
 from tests.notify.test_outbox import mail_settings, queue
+from tests.outcomes.test_service import KEY, outcomes_of
 
 
 def test_without_an_smtp_server_no_mail_job_runs(settings: Settings, engine: Engine) -> None:
@@ -42,10 +44,8 @@ def test_a_running_server_sends_queued_mail_by_itself(
 def test_the_training_store_upkeep_captures_scores_and_applies_retention(
     engine: Engine, settings: Settings, client_id: int, tmp_path: Path
 ) -> None:
-    path = factories.write_file(
-        factories.make_customers(300, seed=3, dirty_share=0.0).drop("motivo_esperado"),
-        tmp_path / "c.csv",
-    )
+    customers = factories.make_customers(300, seed=3, dirty_share=0.0).drop("motivo_esperado")
+    path = factories.write_file(customers, tmp_path / "c.csv")
     factories.process(engine, settings, factories.submit(engine, settings, path, client_id))
 
     def snapshots() -> int:
@@ -57,13 +57,26 @@ def test_the_training_store_upkeep_captures_scores_and_applies_retention(
     assert captured == 300
     maintenance.keep_training_store(engine, settings)  # nothing twice
     assert snapshots() == captured
-    with session_scope(engine) as session:  # as if scored long ago
-        session.execute(
-            update(ScoreSnapshot).values(
-                data_processamento=utcnow() - timedelta(days=settings.outcome_retention_days + 2)
-            )
-        )
+    first = customers.head(5)
+    observed = outcomes_of(
+        first["cpf"].to_list(),
+        produto=first["produto"][0],
+        day=utcnow().date(),
+        defaulted=[True, False, False, True, False],
+    )
+    with session_scope(engine) as session:
+        outcome_service.record(session, client_id, observed, key=KEY)
+
+    def outcomes() -> int:
+        with session_scope(engine) as session:
+            return session.scalar(select(func.count()).select_from(ObservedOutcome)) or 0
+
+    recorded = outcomes()
+    assert recorded == 5
+    long_ago = utcnow() - timedelta(days=settings.outcome_retention_days + 2)
+    with session_scope(engine) as session:  # as if scored and observed long ago
+        session.execute(update(ScoreSnapshot).values(data_processamento=long_ago))
+        session.execute(update(ObservedOutcome).values(data_referencia=long_ago.date()))
     purged = maintenance.keep_training_store(engine, settings)
     assert purged.snapshots == captured and snapshots() == 0
-    with session_scope(engine) as session:
-        assert session.scalar(select(func.count()).select_from(ObservedOutcome)) == 0
+    assert purged.outcomes == recorded and outcomes() == 0

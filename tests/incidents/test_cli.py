@@ -5,9 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from credguard.config import Settings
+from credguard.db.engine import session_scope
+from credguard.notify.tables import MailStatus, OutboxMail
 from tests.cli.test_accounts_cli import credguard, environment, refused
 from tests.incidents.test_service import drift, mails, make_client
 from tests.mailbox import free_port, smtp_server
@@ -76,3 +78,15 @@ def test_notifications_list_and_send(engine: Engine, settings: Settings) -> None
     assert "sent" in credguard(settings, "notifications", "list", "--status", "sent").stdout
     (mail,) = mails(engine)
     assert "only a failed mail" in refused(settings, "notifications", "retry", str(mail.id))
+    assert "not both" in refused(settings, "notifications", "retry")
+    assert "not both" in refused(settings, "notifications", "retry", "1", "--all-failed")
+
+
+def test_notifications_retry_all_failed(engine: Engine, settings: Settings) -> None:
+    for name in ("A", "B"):
+        drift(engine, settings, make_client(engine, f"Loja {name}", email=f"r@loja{name}.test"))
+    with session_scope(engine) as session:
+        session.execute(update(OutboxMail).values(status=MailStatus.FAILED, attempts=30))
+    done = credguard(settings, "notifications", "retry", "--all-failed")
+    assert "2 failed mail(s) queued again" in done.stdout
+    assert [(m.status, m.attempts) for m in mails(engine)] == [(MailStatus.PENDING, 0)] * 2

@@ -4,12 +4,13 @@ and the client's notice queued with them and delivered through a real SMTP serve
 from __future__ import annotations
 
 import threading
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import Engine, select
 
 from credguard.accounts import service as accounts
+from credguard.batches.tables import BatchJob, CustomerScore
 from credguard.config import Settings
 from credguard.db.engine import session_scope
 from credguard.errors import InvalidInput
@@ -201,7 +202,10 @@ def test_all_clients_drift_tells_operations(engine: Engine, settings: Settings) 
     assert mail.recipient == "ops@credguard.test" and mail.client_id is None
     assert f"incident #{incident.id}" in mail.subject and "PSI 0.31" in mail.body
     assert f"credguard incidents ack {incident.id}" in mail.body
-    assert incident.notification == "operations notice queued to ops@credguard.test"
+    assert incident.notification == (
+        "operations notice queued to ops@credguard.test; 0 client notice(s) queued; skipped: "
+        "0 with an incident of their own, 0 without a contact e-mail"
+    )
 
 
 def test_the_incident_and_its_mail_commit_together(engine: Engine, settings: Settings) -> None:
@@ -264,3 +268,74 @@ def test_clients_receive_their_notice_in_portuguese_through_smtp(
         "client notice (support plan) queued to risco@complano.test",
         "client notice (no support plan: suggests contracting it) queued to risco@semplano.test",
     ]
+
+
+def scored(engine: Engine, client_id: int, product: str, when: datetime, rows: int = 3) -> None:
+    """``rows`` scored rows of ``product`` for the client, processed at ``when``."""
+    with session_scope(engine) as session:
+        job = BatchJob(
+            client_id=client_id,
+            file_name="c.csv",
+            storage_path="/nowhere/c.csv",
+            file_sha256="0" * 64,
+            file_size=1,
+        )
+        session.add(job)
+        session.flush()
+        session.add_all(
+            CustomerScore(
+                batch_job_id=job.id,
+                client_id=client_id,
+                row_number=number,
+                produto=product,
+                score=500,
+                data_processamento=when,
+            )
+            for number in range(1, rows + 1)
+        )
+
+
+def test_all_clients_drift_also_tells_every_client_scored_by_that_model(
+    engine: Engine, settings: Settings
+) -> None:
+    configured = settings.model_copy(update={"operations_email": "ops@credguard.test"})
+    in_window = datetime.combine(DAY, time(12))
+    planned = make_client(engine, "Loja Com Plano", email="risco@complano.test", plan=True)
+    unplanned = make_client(engine, "Loja Sem Plano", email="risco@semplano.test")
+    own = make_client(engine, "Loja Com Incidente", email="risco@incidente.test")
+    other_product = make_client(engine, "Loja Empréstimo", email="risco@emprestimo.test")
+    long_ago = make_client(engine, "Loja Antiga", email="risco@antiga.test")
+    silent = make_client(engine, "Loja Sem Email")
+    for client in (planned, unplanned, own, silent):
+        scored(engine, client, "CARTAO", in_window)  # 3 rows: far below the minimum sample
+    scored(engine, other_product, "EMPRESTIMO", in_window)
+    scored(engine, long_ago, "CARTAO", in_window - timedelta(days=configured.drift_window_days))
+    drift(engine, configured, own)  # its own incident, its own mail already
+    all_clients = drift(engine, configured, None)
+    assert drift(engine, configured, None, day=DAY + timedelta(days=1)) == all_clients  # no more
+
+    queued = [m for m in mails(engine) if m.incident_id == all_clients]
+    assert {(m.recipient, m.client_id, m.dedupe_key) for m in queued} == {
+        ("ops@credguard.test", None, f"incident:{all_clients}:operations"),
+        ("risco@complano.test", planned, f"incident:{all_clients}:client:{planned}"),
+        ("risco@semplano.test", unplanned, f"incident:{all_clients}:client:{unplanned}"),
+    }
+    assert [m.recipient for m in mails(engine)].count("risco@incidente.test") == 1
+    (incident,) = [i for i in incidents(engine) if i.id == all_clients]
+    assert incident.notification == (
+        "operations notice queued to ops@credguard.test; 2 client notice(s) queued; skipped: "
+        "1 with an incident of their own, 1 without a contact e-mail"
+    )
+    with smtp_server() as (port, inbox):
+        delivery = configured.model_copy(
+            update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none"}
+        )
+        assert outbox.deliver_pending(engine, delivery).sent == 4
+    received = {item.rcpt_tos[0]: item for item in inbox.received}
+    assert "nossa equipe já está atuando" in str(received["risco@complano.test"].message["Subject"])
+    assert "conheça o plano" in str(received["risco@semplano.test"].message["Subject"])
+    for address in ("risco@complano.test", "risco@semplano.test"):
+        assert (
+            "PSI" not in received[address].body
+            and "Loja Sem" not in received["risco@complano.test"].body
+        )

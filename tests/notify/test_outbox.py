@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import IntegrityError
 
-from credguard.config import Settings
+from credguard.config import Settings, get_settings
 from credguard.db.base import utcnow
 from credguard.db.engine import session_scope
-from credguard.errors import Conflict
+from credguard.errors import ConfigurationError, Conflict
 from credguard.notify import outbox
 from credguard.notify.tables import MailStatus, OutboxMail
 from tests.mailbox import PASSWORD, USERNAME, free_port, self_signed, smtp_server
@@ -102,7 +103,7 @@ def test_smtp_down_keeps_the_mail_and_a_later_call_sends_each_once(
     report = outbox.deliver_pending(engine, configured)
     assert report.sent == 0 and report.retrying == 1 and report.problem
     first, second = rows(engine)
-    assert first.status == MailStatus.PENDING and first.attempts == 1
+    assert first.status == MailStatus.PENDING and first.attempts == 0  # not the mail's fault
     assert first.last_error and "Connection" in first.last_error
     assert second.attempts == 0 and second.last_error is None  # not tried: the server was down
     with smtp_server(port=port) as (_, inbox):
@@ -113,6 +114,17 @@ def test_smtp_down_keeps_the_mail_and_a_later_call_sends_each_once(
         "Mudança detectada no modelo de Cartão (second)",
     ]
     assert all(mail.status == MailStatus.SENT for mail in rows(engine))
+
+
+def test_an_outage_uses_up_no_mail_s_attempts(engine: Engine, settings: Settings) -> None:
+    for key in ("a", "b", "c"):
+        queue(engine, key)
+    configured = mail_settings(settings, free_port(), mail_max_attempts=2)  # nobody listens
+    for _ in range(6):  # six scheduler passes during the outage
+        assert outbox.deliver_pending(engine, configured).problem
+    assert [(m.status, m.attempts) for m in rows(engine)] == [(MailStatus.PENDING, 0)] * 3
+    with session_scope(engine) as session:
+        assert outbox.retry_all_failed(session) == 0
 
 
 def test_no_smtp_server_configured_sends_nothing_and_touches_nothing(
@@ -264,3 +276,32 @@ def test_a_claim_older_than_the_lease_is_taken_over_and_resent_as_the_same_messa
     assert received.message["Message-ID"] == outbox.message_id(
         crashed.id, "crashed", crashed.created_at, configured.smtp_from
     )
+
+
+def test_a_mail_the_database_rejects_raises_instead_of_vanishing(engine: Engine) -> None:
+    with pytest.raises(IntegrityError), session_scope(engine) as session:
+        outbox.enqueue(
+            session,
+            dedupe_key="incident:9:client:999999",
+            recipient="a@b.test",
+            subject="s",
+            body="b",
+            client_id=999_999,  # no such client
+        )
+    assert rows(engine) == []
+
+
+def test_a_mail_lease_shorter_than_ten_smtp_timeouts_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CREDGUARD_SMTP_TIMEOUT_SECONDS", "60")
+    monkeypatch.setenv("CREDGUARD_MAIL_LEASE_SECONDS", "300")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ConfigurationError, match="at least 10 times"):
+            get_settings()
+        monkeypatch.setenv("CREDGUARD_MAIL_LEASE_SECONDS", "600")
+        get_settings.cache_clear()
+        assert get_settings().mail_lease_seconds == 600
+    finally:
+        get_settings.cache_clear()

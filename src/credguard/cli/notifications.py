@@ -67,8 +67,22 @@ def send_command(
 
 
 @app.command("retry")
-def retry_command(mail_id: int = typer.Argument(..., min=1, help="Id of a failed mail.")) -> None:
-    """Queue a failed mail again (after fixing its address or the SMTP settings)."""
+def retry_command(
+    mail_id: int | None = typer.Argument(None, min=1, help="Id of a failed mail."),
+    all_failed: bool = typer.Option(False, "--all-failed", help="Every failed mail."),
+) -> None:
+    """Queue a failed mail again, or every one (once its cause, e.g. the SMTP settings, is fixed).
+
+    A mail is sent as it was queued: a recipient refused for good (an address that no longer
+    exists) is refused again; fix the client's contact e-mail for the next notices instead.
+    """
+    if (mail_id is None) == (not all_failed):
+        raise InvalidInput("give the id of a failed mail or --all-failed (not both)")
     with session_scope(context.engine()) as session:
+        if all_failed:
+            count = outbox.retry_all_failed(session)
+            context.console.print(f"{count} failed mail(s) queued again", highlight=False)
+            return
+        assert mail_id is not None
         mail = outbox.retry(session, mail_id)
         context.console.print(f"mail {mail.id} queued again", highlight=False)

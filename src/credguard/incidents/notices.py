@@ -100,6 +100,7 @@ def operations_drift(incident: Incident, detected_on: date) -> Notice:
         f"  credguard incidents ack {incident.id}\n"
         "retrain and promote the product's model, and\n"
         f'  credguard incidents resolve {incident.id} --resolution "…"\n'
-        "Clients with a drift of their own get their own incident and mail.\n"
+        "Every client scored by this model in the window is mailed too (see the incident's\n"
+        "notification); a client with a drift of its own gets its own incident and mail.\n"
     )
     return Notice(subject, body)

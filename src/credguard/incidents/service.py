@@ -23,13 +23,16 @@ severity are copied onto the incident when it opens (``CREDGUARD_RESPONSE_MINUTE
 
 **Notices** (runbook 2.3, steps 2–3) are queued in the same transaction as the incident:
 :mod:`credguard.incidents.notices` has their texts, :mod:`credguard.notify.outbox` sends them.
+An incident across all clients mails operations and every client scored by the product's model
+in the window (whatever the size of its own sample), once per incident × client
+(``incident:<id>:client:<clientId>``), except a client with a drift incident of its own.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal, cast
 
 from sqlalchemy import ColumnElement, Table, select
@@ -37,8 +40,10 @@ from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.orm import Session
 
 from credguard.accounts.tables import Client
+from credguard.batches.tables import CustomerScore
 from credguard.config import Settings, Severity
 from credguard.db.base import utcnow
+from credguard.drift.tables import ALL_CLIENTS, DriftResult, client_scope
 from credguard.errors import Conflict, InvalidInput, NotFound
 from credguard.incidents import notices
 from credguard.incidents.tables import Incident, IncidentStatus
@@ -61,11 +66,6 @@ class IncidentNotFound(NotFound):
 
 class IncidentResolved(Conflict):
     """The incident is already resolved."""
-
-
-def scope_of(client_id: int | None) -> str:
-    """``"all"`` for every client together, ``"client:<id>"`` for one (as ``drift_results``)."""
-    return "all" if client_id is None else f"client:{client_id}"
 
 
 def open_key(source: str, product: str | None, scope: str) -> str:
@@ -120,7 +120,7 @@ def report(
     Returns the incident (locked until the caller's commit) and whether this call opened it.
     """
     now = utcnow()
-    scope = scope_of(client_id)
+    scope = client_scope(client_id)
     key = open_key(source, product, scope)
     severity = settings.incident_severities.get(source, DEFAULT_SEVERITY)
     values: dict[str, Any] = {
@@ -173,7 +173,7 @@ def _queue_drift_notice(
     """Queue the mail of a newly opened drift incident and note on it what was done."""
     if incident.client_id is None:
         notice = notices.operations_drift(incident, detected_on)
-        incident.notification = _queue(
+        operations = _queue(
             session,
             incident,
             recipient=settings.operations_email,
@@ -181,6 +181,8 @@ def _queue_drift_notice(
             key=f"incident:{incident.id}:operations",
             what="operations notice",
         )
+        clients = _notify_clients_of_product(session, settings, incident, detected_on)
+        incident.notification = f"{operations}; {clients}"[:300]
         return
     client = session.get(Client, incident.client_id)
     if client is None:  # the foreign key makes this unreachable; say so rather than crash
@@ -200,6 +202,94 @@ def _queue_drift_notice(
         what=f"client notice ({plan})",
         client_id=client.id,
     )
+
+
+def _notify_clients_of_product(
+    session: Session, settings: Settings, incident: Incident, detected_on: date
+) -> str:
+    """Queue a notice to every client scored by the drifted product's model in the window.
+
+    A client's own window may be too small to judge (fewer than ``CREDGUARD_DRIFT_MIN_SAMPLE``
+    rows), yet its scores come from the drifted model: runbook 2.3 steps 2–3 apply to it too.
+    Skipped: a client with an unresolved drift incident of its own for the product (it was
+    mailed, or is mailed by that incident), and one at "action" on the same day (its own
+    incident, reported after this one in the same drift run, mails it).
+    """
+    product = incident.produto or ""
+    start, end = _window(session, settings, product, detected_on)
+    scored = session.scalars(
+        select(CustomerScore.client_id)
+        .where(
+            CustomerScore.produto == product,
+            CustomerScore.data_processamento >= start,
+            CustomerScore.data_processamento < end,
+            CustomerScore.motivo_exclusao.is_(None),
+        )
+        .distinct()
+    )
+    own_keys = {
+        key
+        for key in session.scalars(
+            select(Incident.open_key).where(
+                Incident.source == SOURCE_DRIFT,
+                Incident.produto == product,
+                Incident.client_id.is_not(None),
+                Incident.open_key.is_not(None),
+            )
+        )
+    }
+    at_action = set(
+        session.scalars(
+            select(DriftResult.client_id).where(
+                DriftResult.produto == product,
+                DriftResult.dia == detected_on,
+                DriftResult.status == ACTION,
+                DriftResult.client_id.is_not(None),
+            )
+        )
+    )
+    queued = own = no_email = 0
+    for client_id in sorted(set(scored)):
+        if client_id in at_action or open_key(SOURCE_DRIFT, product, client_scope(client_id)) in (
+            own_keys
+        ):
+            own += 1
+            continue
+        client = session.get(Client, client_id)
+        if client is None or not client.contact_email:
+            no_email += 1
+            continue
+        note = _queue(
+            session,
+            incident,
+            recipient=client.contact_email,
+            notice=notices.client_drift(client, product, detected_on, settings),
+            key=f"incident:{incident.id}:client:{client_id}",
+            what="client notice",
+            client_id=client_id,
+        )
+        queued += note.startswith("client notice queued")
+    return (
+        f"{queued} client notice(s) queued; skipped: {own} with an incident of their own, "
+        f"{no_email} without a contact e-mail"
+    )
+
+
+def _window(
+    session: Session, settings: Settings, product: str, day: date
+) -> tuple[datetime, datetime]:
+    """The drift window of ``product``'s all-clients result of ``day`` (or of the settings)."""
+    stored = session.execute(
+        select(DriftResult.window_start, DriftResult.window_end).where(
+            DriftResult.produto == product,
+            DriftResult.scope == ALL_CLIENTS,
+            DriftResult.dia == day,
+        )
+    ).first()
+    if stored is not None:
+        return stored[0], stored[1]
+    end = datetime.combine(day + timedelta(days=1), time.min)
+    return end - timedelta(days=settings.drift_window_days), end
 
 
 def _queue(

@@ -14,14 +14,18 @@ Guarantees, and their limits:
   offers no way to make that atomic, so every mail carries a Message-ID fixed by its outbox row
   (:func:`message_id`): the resend is the same message, which mail systems and readers can
   recognise as a duplicate.
-- **Retries, then failed.** A temporary refusal (4xx) or an unreachable server is retried after
+- **Retries, then failed.** A temporary refusal (4xx) or a lost connection is retried after
   ``CREDGUARD_MAIL_RETRY_SECONDS``, doubling each attempt up to an hour; after
   ``CREDGUARD_MAIL_MAX_ATTEMPTS`` attempts, or at once for a permanent refusal (5xx to the
   recipient or the message), the mail is ``failed`` with its ``lastError`` and waits for a person
-  (``credguard notifications retry``).
+  (``credguard notifications retry ID`` or ``--all-failed``).
 
-A run stops at the first connection problem (the server is down or refuses our login): one mail
-records the error and waits; the others are not tried, so they keep their attempts.
+A run stops at the first connection problem. When no session can be opened at all (the server is
+down, refuses the connection, TLS or our login), that is the server's fault, not the mail's: the
+mail that found it records the error but gets its attempt back and keeps its place, and the
+others are not tried. So an outage of any length uses up no mail's attempts; they resume when the
+server is back. A connection lost while one mail is being sent counts as that mail's attempt (the
+mail may be the cause).
 """
 
 from __future__ import annotations
@@ -36,8 +40,8 @@ from email.utils import format_datetime, parseaddr
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import Engine, Table, and_, insert, or_, select, update
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import CursorResult, Engine, Table, and_, or_, select, update
+from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.orm import Session
 
 from credguard.config import Settings
@@ -45,7 +49,13 @@ from credguard.db.base import utcnow
 from credguard.db.bulk import rowcount
 from credguard.db.engine import session_scope, write_lock
 from credguard.errors import Conflict, InvalidInput, NotFound
-from credguard.notify.smtp import ConnectionProblem, Mailer, PermanentRefusal, describe
+from credguard.notify.smtp import (
+    ConnectionProblem,
+    Mailer,
+    PermanentRefusal,
+    ServerUnreachable,
+    describe,
+)
 from credguard.notify.tables import MailStatus, OutboxMail
 
 log = structlog.get_logger(__name__)
@@ -97,9 +107,13 @@ def enqueue(
             sqlite.insert(table).values(values).on_conflict_do_nothing(index_elements=["dedupeKey"])
         )
     else:
-        # The values are checked above and the ids are the caller's own rows, so IGNORE only
-        # skips the duplicate key.
-        statement = insert(table).values(values).prefix_with("IGNORE")
+        # Not INSERT IGNORE: it would also turn a foreign-key or data error into a skipped row,
+        # reported as "already queued". The no-op update touches only a duplicate key; as the
+        # driver counts matched rows (FOUND_ROWS), a new row is told by its new id instead.
+        mysql_insert = mysql.insert(table).values(values)
+        statement = mysql_insert.on_duplicate_key_update(id=table.c.id)
+        result = session.execute(statement)
+        return bool(cast(CursorResult[Any], result).lastrowid)
     return rowcount(session.execute(statement)) == 1
 
 
@@ -125,6 +139,18 @@ def retry(session: Session, mail_id: int) -> OutboxMail:
     mail.next_attempt_at = utcnow()
     session.flush()
     return mail
+
+
+def retry_all_failed(session: Session) -> int:
+    """Queue every failed mail again, with a fresh count of attempts; how many."""
+    return rowcount(
+        session.execute(
+            update(OutboxMail)
+            .where(OutboxMail.status == MailStatus.FAILED)
+            .values(status=MailStatus.PENDING, attempts=0, next_attempt_at=_seconds(utcnow()))
+            .execution_options(synchronize_session=False)
+        )
+    )
 
 
 @dataclass
@@ -172,6 +198,11 @@ def deliver_pending(
             tried.add(claim.id)
             try:
                 mailer.send(build_message(claim, settings))
+            except ServerUnreachable as exc:  # not this mail's attempt: it keeps its place
+                report.problem = str(exc)
+                _give_back(engine, settings, claim, str(exc), counted=False)
+                report.retrying += 1
+                break
             except ConnectionProblem as exc:
                 report.problem = str(exc)
                 _count(report, _give_back(engine, settings, claim, str(exc)))
@@ -296,25 +327,36 @@ def _mark_sent(engine: Engine, claim: _Claim) -> None:
 
 
 def _give_back(
-    engine: Engine, settings: Settings, claim: _Claim, error: str, *, permanent: bool = False
+    engine: Engine,
+    settings: Settings,
+    claim: _Claim,
+    error: str,
+    *,
+    permanent: bool = False,
+    counted: bool = True,
 ) -> MailStatus:
-    """Record a failed attempt: retried later, or failed for good; the status it got."""
-    final = permanent or claim.attempts >= settings.mail_max_attempts
-    status = MailStatus.FAILED if final else MailStatus.PENDING
-    delay = min(
-        settings.mail_retry_seconds * 2 ** (claim.attempts - 1),
-        max(MAX_RETRY_DELAY_SECONDS, settings.mail_retry_seconds),
-    )
+    """Record a failed attempt: retried later, or failed for good; the status it got.
+
+    ``counted=False`` (the server could not be reached): the claim's attempt is given back and
+    the mail stays due, first in line for the next run.
+    """
+    values: dict[str, Any] = {"claimed_at": None, "last_error": error[:_ERROR_MAX]}
+    if counted:
+        final = permanent or claim.attempts >= settings.mail_max_attempts
+        status = MailStatus.FAILED if final else MailStatus.PENDING
+        delay = min(
+            settings.mail_retry_seconds * 2 ** (claim.attempts - 1),
+            max(MAX_RETRY_DELAY_SECONDS, settings.mail_retry_seconds),
+        )
+        values.update(status=status, next_attempt_at=utcnow() + timedelta(seconds=delay))
+    else:
+        status = MailStatus.PENDING
+        values.update(status=status, attempts=claim.attempts - 1)
     with write_lock(engine), session_scope(engine) as session:
         session.execute(
             update(OutboxMail)
             .where(_mine(claim))
-            .values(
-                status=status,
-                claimed_at=None,
-                last_error=error[:_ERROR_MAX],
-                next_attempt_at=utcnow() + timedelta(seconds=delay),
-            )
+            .values(**values)
             .execution_options(synchronize_session=False)
         )
     log.warning("mail not sent", mail_id=claim.id, status=str(status), error=error[:200])

@@ -19,6 +19,10 @@ class ConnectionProblem(Exception):
     """The server could not be reached or refused us (not this message): try later, stop now."""
 
 
+class ServerUnreachable(ConnectionProblem):
+    """No session could be opened (connect, TLS, login): nothing about any one message."""
+
+
 class PermanentRefusal(Exception):
     """The server refused this message for good (a 5xx to its recipient or its data)."""
 
@@ -51,7 +55,10 @@ class Mailer:
         self._smtp = None
 
     def send(self, message: EmailMessage) -> None:
-        """Send ``message``; :class:`ConnectionProblem` or :class:`PermanentRefusal` otherwise."""
+        """Send ``message``; :class:`ConnectionProblem` or :class:`PermanentRefusal` otherwise.
+
+        :class:`ServerUnreachable` (a :class:`ConnectionProblem`) when no session could be opened.
+        """
         smtp = self._connection()
         try:
             refused = smtp.send_message(message)
@@ -77,7 +84,7 @@ class Mailer:
             return self._smtp
         settings = self.settings
         if not settings.smtp_host:
-            raise ConnectionProblem("no SMTP server configured (CREDGUARD_SMTP_HOST)")
+            raise ServerUnreachable("no SMTP server configured (CREDGUARD_SMTP_HOST)")
         context = ssl.create_default_context(
             cafile=str(settings.smtp_ca_file) if settings.smtp_ca_file else None
         )
@@ -95,7 +102,7 @@ class Mailer:
                     settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds
                 )
         except (smtplib.SMTPException, OSError) as exc:
-            raise ConnectionProblem(describe(exc)) from None
+            raise ServerUnreachable(describe(exc)) from None
         try:
             if settings.smtp_security == "starttls":
                 smtp.starttls(context=context)
@@ -103,7 +110,7 @@ class Mailer:
                 smtp.login(settings.smtp_username, settings.smtp_password.get_secret_value())
         except (smtplib.SMTPException, OSError) as exc:
             smtp.close()
-            raise ConnectionProblem(describe(exc)) from None
+            raise ServerUnreachable(describe(exc)) from None
         self._smtp = smtp
         return smtp
 
