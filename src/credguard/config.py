@@ -136,7 +136,7 @@ class Settings(BaseSettings):
     drift_schedule: bool = Field(
         True,
         description="`credguard serve` (with its worker) runs drift daily, and at start-up when"
-        " today's run is missing; false where the systemd timer runs it.",
+        " today's run is missing after its time; false where the systemd timer runs it.",
     )
     access_token_minutes: int = Field(30, ge=1, le=24 * 60, description="Access token lifetime.")
     upload_max_bytes: int = Field(
@@ -272,6 +272,17 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"band cut-offs for {product} must be 4 strictly decreasing scores, got {cuts}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _check_mail_lease(self) -> Settings:
+        # A send may take several SMTP commands of up to the timeout each: a shorter lease lets
+        # another sender take over a slow but healthy send and deliver the mail twice.
+        if self.mail_lease_seconds < 10 * self.smtp_timeout_seconds:
+            raise ValueError(
+                f"CREDGUARD_MAIL_LEASE_SECONDS ({self.mail_lease_seconds:g}) must be at least 10 "
+                f"times CREDGUARD_SMTP_TIMEOUT_SECONDS ({self.smtp_timeout_seconds:g})"
+            )
         return self
 
     @property
