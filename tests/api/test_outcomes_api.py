@@ -141,6 +141,23 @@ def test_a_bad_row_refuses_the_whole_upload_naming_each_problem(
     )
     assert missing.status_code == 422
     assert "lacks the column(s) inadimplente, dataReferencia" in missing.json()["detail"]
+    # Only characters Python counts as blank lines (bytes.strip() keeps them): not a 500.
+    blank = http.post(
+        "/api/v1/outcomes",
+        content=b"\x1e\n",
+        headers={**people.analyst.headers, "Content-Type": "text/csv"},
+    )
+    assert blank.status_code == 422 and blank.json()["detail"] == "the file is empty"
+    masked = "529.982.247-25"
+    swapped = http.post(
+        "/api/v1/outcomes",
+        content=f"cpf,produto,inadimplente,dataReferencia\nCARTAO,{masked},1,{TODAY}\n",
+        headers={**people.analyst.headers, "Content-Type": "text/csv"},
+    )
+    assert swapped.status_code == 422
+    assert [e["field"] for e in swapped.json()["errors"]] == ["cpf", "produto"]
+    assert masked not in swapped.text and "52998224725" not in swapped.text
+    assert "'***' is not a product" in swapped.text
     wrong_json = http.post(
         "/api/v1/outcomes",
         json={"outcomes": [{"cpf": good[0], "nome": "Ana"}]},
@@ -162,6 +179,21 @@ def test_a_bad_row_refuses_the_whole_upload_naming_each_problem(
         headers={**people.analyst.headers, "Content-Type": "text/csv"},
     )
     assert too_large.status_code == 413
+    # A count over the limit in a body under 32 MB: 422, as the README says.
+    too_many_rows = http.post(
+        "/api/v1/outcomes",
+        content=b"cpf,produto,inadimplente,dataReferencia\n" + b"1,2,3,4\n" * 100_001,
+        headers={**people.analyst.headers, "Content-Type": "text/csv"},
+    )
+    assert too_many_rows.status_code == 422
+    assert "holds 100,001 outcomes; send at most 100,000" in too_many_rows.json()["detail"]
+    too_many_items = http.post(
+        "/api/v1/outcomes",
+        json={"outcomes": [{}] * 100_001},
+        headers=people.analyst.headers,
+    )
+    assert too_many_items.status_code == 422
+    assert too_many_items.json()["errors"][0]["field"] == "outcomes"
     assert stored_count(engine) == 0
 
 

@@ -97,5 +97,12 @@ def test_a_bad_outcomes_file_is_refused_with_its_problems_and_no_traceback(
     assert "1 of 1 outcome(s) are not valid, so none was stored" in result.stderr
     assert "not a valid CPF" in result.stderr and "'talvez' is not yes or no" in result.stderr
     assert "Traceback" not in result.stderr and "12345678900" not in result.stderr
+    blank = tmp_path / "blank.csv"
+    blank.write_bytes(b"\x1c\r\n\x1e")  # Python's line breaks, kept by bytes.strip()
+    result = credguard(
+        settings, "outcomes", "import", str(blank), "--client", str(client_id), check=False
+    )
+    assert result.returncode == 1 and "the file is empty" in result.stderr
+    assert "Traceback" not in result.stderr
     unknown = credguard(settings, "outcomes", "import", str(bad), "--client", "Nobody", check=False)
     assert unknown.returncode == 1 and "client 'Nobody' does not exist" in unknown.stderr

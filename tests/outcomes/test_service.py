@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -181,6 +183,37 @@ def test_sending_an_outcome_again_updates_it_and_keeps_an_archived_link(
     assert after["inadimplente"].head(5).cast(pl.Boolean).to_list() == changed
     assert after["scoreId"].head(5).to_list() == before["scoreId"].to_list()
     assert after["total_compras"].head(5).to_list() == before["total_compras"].to_list()
+
+
+def test_concurrent_uploads_of_overlapping_outcomes_store_each_once_and_count_right(
+    engine: Engine, settings: Settings, client_id: int, tmp_path: Path
+) -> None:
+    customers = factories.make_customers(300, seed=8, products=["CARTAO"]).drop(
+        "motivo_esperado", "prob_inadimplencia_real", "inadimplente"
+    )
+    job = scored_job(engine, settings, client_id, customers, tmp_path / "a.csv")
+    cpfs = factories.stored_rows(engine, job)["cpf"].to_list()
+    uploads = 6
+    # Upload i holds customers [40 i, 40 i + 100): each overlaps the next two; every other
+    # upload lists them backwards, so two writers meet the shared keys in opposite orders.
+    windows = [cpfs[40 * i : 40 * i + 100][:: (-1) ** i] for i in range(uploads)]
+    start = threading.Barrier(uploads)
+
+    def upload(window: list[str]) -> service.RecordReport:
+        typed = outcomes_of(window, produto="CARTAO", day=TODAY, defaulted=[True] * len(window))
+        start.wait()
+        return record(engine, client_id, typed)
+
+    with ThreadPoolExecutor(uploads) as pool:
+        reports = list(pool.map(upload, windows))  # re-raises any upload's error
+
+    distinct = len({cpf for window in windows for cpf in window})
+    table = stored(engine)
+    assert table.height == distinct
+    assert table.select("cpfHash", "produto", "dataReferencia").is_unique().all()
+    assert sum(report.stored for report in reports) == distinct
+    assert sum(report.stored + report.updated for report in reports) == sum(map(len, windows))
+    assert all(report.linked == report.received for report in reports)
 
 
 def test_the_store_never_holds_a_cpf_or_a_name(

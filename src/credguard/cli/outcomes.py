@@ -43,10 +43,19 @@ def _client_id(text: str) -> int:
 
 @app.command("import")
 def import_command(
-    file: Path = typer.Argument(..., help="CSV with cpf, produto, inadimplente, dataReferencia."),
+    file: Path = typer.Argument(
+        ...,
+        help="CSV with cpf, produto, inadimplente (defaulted within the model's 12-month "
+        "horizon after the decision) and dataReferencia (the date of the credit decision "
+        "judged, not the date a default was observed).",
+    ),
     client: str = typer.Option(..., "--client", help="Client id or name the outcomes belong to."),
 ) -> None:
-    """Import a client's outcomes file: all rows or none; a resent outcome is updated."""
+    """Import a client's outcomes file: all rows or none; a resent outcome is updated.
+
+    Each outcome is linked to the latest score of its customer and product on or before its
+    dataReferencia, the date of the credit decision it judges.
+    """
     from credguard.outcomes import rows, service
     from credguard.outcomes.pseudonym import pseudonym_key
 

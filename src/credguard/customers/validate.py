@@ -111,7 +111,7 @@ def normalise(
         )
         .with_columns(
             cpf_is_valid(pl.col("_cpf11")).alias("_cpf_ok"),
-            _product_index_of_values(pl.col("_produto_raw"), products).alias("_produto_index"),
+            product_index(pl.col("_produto_raw"), products).alias("_produto_index"),
         )
         .with_columns(
             pl.when(pl.col("_cpf_ok"))
@@ -119,7 +119,7 @@ def normalise(
             .otherwise(_blank_to_null(pl.col("_cpf_raw")).str.slice(0, MAX_CPF_LENGTH))
             .alias("cpf"),
             pl.when(pl.col("_produto_index").is_not_null())
-            .then(_product_code(pl.col("_produto_index"), products))
+            .then(product_code(pl.col("_produto_index"), products))
             .otherwise(_blank_to_null(pl.col("_produto_raw")).str.slice(0, MAX_PRODUTO_LENGTH))
             .alias("produto"),
             pl.when(pl.col("_cpf_ok") & pl.col("_produto_index").is_not_null())
@@ -167,21 +167,29 @@ def product_key(text: str) -> str:
     return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
 
 
+def _product_keys(text: pl.Expr) -> pl.Expr:
+    """:func:`product_key` of each value of a column of stripped text."""
+    # Upper-casing first, then NFKD: the same order as product_key, so both sides agree.
+    return text.str.to_uppercase().str.normalize("NFKD").str.replace_all(r"\p{Mn}", "")
+
+
 def _product_index(stripped: pl.Expr, products: Sequence[str]) -> pl.Expr:
     """Position of the configured product a stripped value names, or null."""
-    # Upper-casing first, then NFKD: the same order as product_key, so both sides agree.
-    key = stripped.str.to_uppercase().str.normalize("NFKD").str.replace_all(r"\p{Mn}", "")
     # Two configured spellings of one product ("CARTAO", "Cartão") resolve to the first.
     first_index: dict[str, int] = {}
     for index, code in enumerate(products):
         first_index.setdefault(product_key(code), index)
-    return key.replace_strict(
+    return _product_keys(stripped).replace_strict(
         list(first_index), list(first_index.values()), default=None, return_dtype=pl.Int64
     )
 
 
-def _product_index_of_values(stripped: pl.Expr, products: Sequence[str]) -> pl.Expr:
-    """_product_index computed once per distinct value: a file holds a handful of spellings."""
+def product_index(stripped: pl.Expr, products: Sequence[str]) -> pl.Expr:
+    """Position in ``products`` of the product each stripped value names, or null.
+
+    Case and accents are ignored (:func:`product_key`); computed once per distinct value,
+    as a file holds a handful of spellings.
+    """
     # maintain_order: both uses of `distinct` must list the values in the same order.
     distinct = stripped.unique(maintain_order=True).drop_nulls()
     return stripped.replace_strict(
@@ -189,16 +197,18 @@ def _product_index_of_values(stripped: pl.Expr, products: Sequence[str]) -> pl.E
     )
 
 
-def _product_code(index: pl.Expr, products: Sequence[str]) -> pl.Expr:
+def product_code(index: pl.Expr, products: Sequence[str]) -> pl.Expr:
+    """The configured code at each :func:`product_index` (null stays null)."""
     return index.replace_strict(
         list(range(len(products))), list(products), default=None, return_dtype=pl.String
     )
 
 
-def _parse_date(text: pl.Expr) -> pl.Expr:
+def parse_dates(text: pl.Expr) -> pl.Expr:
+    """Dates written ``2026-10-31`` or ``31/10/2026`` (whitespace around ignored); else null."""
     stripped = text.str.strip_chars()
     # Polars' parser alone is lenient ("2024-3-1", "+2024-03-01"); the patterns make it strict.
-    parsed = pl.coalesce(
+    return pl.coalesce(
         pl.when(stripped.str.contains(ISO_DATE)).then(
             stripped.str.to_date("%Y-%m-%d", strict=False)
         ),
@@ -206,6 +216,10 @@ def _parse_date(text: pl.Expr) -> pl.Expr:
             stripped.str.to_date("%d/%m/%Y", strict=False)
         ),
     )
+
+
+def _parse_date(text: pl.Expr) -> pl.Expr:
+    parsed = parse_dates(text)
     return pl.when(parsed >= MIN_DATE).then(parsed)
 
 

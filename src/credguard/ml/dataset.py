@@ -31,7 +31,7 @@ import numpy as np
 import polars as pl
 
 from credguard.customers.contract import EXCLUSION, REQUIRED_COLUMNS, ROW_NUMBER, Exclusion
-from credguard.customers.validate import BR_DATE, ISO_DATE, DuplicateTracker, normalise
+from credguard.customers.validate import DuplicateTracker, normalise, parse_dates
 from credguard.db.base import utcnow
 from credguard.errors import InvalidInput
 from credguard.scoring.features import build_features
@@ -210,11 +210,7 @@ def _number(text: pl.Expr) -> pl.Expr:
 
 def _date(text: pl.Expr) -> pl.Expr:
     """A date written ``2026-05-31`` (a time after it is ignored) or ``31/05/2026``; else null."""
-    day = text.str.strip_chars().str.slice(0, 10)
-    return pl.coalesce(
-        pl.when(day.str.contains(ISO_DATE)).then(day.str.to_date("%Y-%m-%d", strict=False)),
-        pl.when(day.str.contains(BR_DATE)).then(day.str.to_date("%d/%m/%Y", strict=False)),
-    )
+    return parse_dates(text.str.strip_chars().str.slice(0, 10))
 
 
 def _check_both_outcomes(y: np.ndarray, probabilities: bool, *, where: str) -> None:

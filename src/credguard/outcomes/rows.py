@@ -3,7 +3,13 @@
 An upload is all or nothing: if any row is invalid, nothing is stored and the error lists each
 problem as ``{"row", "field", "problem"}`` (row = the outcome's position, 1 for the first; in a
 CSV the header and blank lines are not counted). A half-stored upload would leave the client
-guessing which rows to send again. CPFs are never echoed back in a problem (personal data).
+guessing which rows to send again. CPFs are never echoed back in a problem (personal data):
+a quoted value has every run of 9 or more digits masked, so a CPF sent in the wrong column
+(swapped columns) is not quoted either.
+
+``dataReferencia`` is the date of the credit decision the outcome judges; ``inadimplente`` says
+whether that customer defaulted within the model's horizon after it. The outcome is linked to
+the latest score on or before that date (:mod:`credguard.outcomes.service`).
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ from datetime import date
 
 import polars as pl
 
+from credguard.customers.contract import MIN_DATE
 from credguard.customers.cpf import cpf_is_valid, normalise_cpf
-from credguard.customers.validate import BR_DATE, ISO_DATE, product_key
+from credguard.customers.validate import parse_dates, product_code, product_index
 from credguard.errors import CredGuardError, InvalidInput
 
 #: Outcomes one upload may hold; split larger sets into several uploads.
@@ -39,7 +46,9 @@ _HEADER_NAMES: dict[str, str] = {
 _YES = ("1", "true", "t", "sim", "s", "yes", "y", "verdadeiro", "v")
 _NO = ("0", "false", "f", "nao", "n", "no", "falso")
 _SHOWN = 40  # characters of a bad value quoted back
-_MIN_DATE = date(1900, 1, 1)
+#: A run of 9 or more digits (any script), separators allowed between them: maybe a CPF.
+_CPF_LIKE = r"\d(?:[.\-/\s]?\d){8,}"
+_MASK = "***"
 
 
 class InvalidOutcomes(InvalidInput):
@@ -82,8 +91,6 @@ def read_csv(data: bytes, *, max_rows: int | None = MAX_OUTCOMES) -> pl.DataFram
     """
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    if not data.strip():
-        raise InvalidOutcomes("the file is empty")
     head = data[:65_536]
     if b"\x00" in head or head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"%PDF")):
         raise InvalidOutcomes(
@@ -93,7 +100,11 @@ def read_csv(data: bytes, *, max_rows: int | None = MAX_OUTCOMES) -> pl.DataFram
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
-    header = next(line for line in text.splitlines() if line.strip())
+    # Emptiness is judged on the text: Python also splits lines at, and strips, characters
+    # such as \x1c or \x85 that bytes.strip() keeps.
+    header = next((line for line in text.splitlines() if line.strip()), None)
+    if header is None:
+        raise InvalidOutcomes("the file is empty")
     separator = ";" if header.count(";") > header.count(",") else ","
     try:
         frame = pl.read_csv(
@@ -148,37 +159,23 @@ def _numbered(max_rows: int | None, raw: pl.DataFrame) -> pl.DataFrame:
 def validate(raw: pl.DataFrame, *, products: Sequence[str], today: date) -> pl.DataFrame:
     """Typed outcomes (row, cpf, produto, inadimplente, dataReferencia), or InvalidOutcomes.
 
-    ``today`` bounds ``dataReferencia``: an outcome cannot be observed in the future.
+    ``today`` bounds ``dataReferencia``: a credit decision cannot be in the future.
     """
     cpf_text = pl.col("cpf").str.strip_chars()
     produto_text = pl.col("produto").str.strip_chars()
     answer_text = pl.col("inadimplente").str.strip_chars()
     date_text = pl.col("dataReferencia").str.strip_chars()
     answer = answer_text.str.to_lowercase().str.normalize("NFKD").str.replace_all(r"\p{Mn}", "")
-    keys = {product_key(code): code for code in reversed(products)}  # first spelling wins
-    produto_key = (
-        produto_text.str.to_uppercase().str.normalize("NFKD").str.replace_all(r"\p{Mn}", "")
-    )
-    parsed_date = pl.coalesce(
-        pl.when(date_text.str.contains(ISO_DATE)).then(
-            date_text.str.to_date("%Y-%m-%d", strict=False)
-        ),
-        pl.when(date_text.str.contains(BR_DATE)).then(
-            date_text.str.to_date("%d/%m/%Y", strict=False)
-        ),
-    )
     typed = raw.with_columns(
         normalise_cpf(pl.col("cpf")).alias("_cpf11"),
-        produto_key.replace_strict(
-            list(keys), list(keys.values()), default=None, return_dtype=pl.String
-        ).alias("_produto"),
+        product_code(product_index(produto_text, products), products).alias("_produto"),
         answer.replace_strict(
             [*_YES, *_NO],
             [True] * len(_YES) + [False] * len(_NO),
             default=None,
             return_dtype=pl.Boolean,
         ).alias("_inadimplente"),
-        parsed_date.alias("_date"),
+        parse_dates(date_text).alias("_date"),
     ).with_columns(
         pl.when(cpf_is_valid(pl.col("_cpf11")).fill_null(False))
         .then(pl.col("_cpf11"))
@@ -192,7 +189,8 @@ def validate(raw: pl.DataFrame, *, products: Sequence[str], today: date) -> pl.D
         return text.is_null() | (text == "")
 
     def shown(text: pl.Expr) -> pl.Expr:
-        return text.str.slice(0, _SHOWN)
+        # Masked before it is cut: a cut could leave 8 digits of a CPF unmasked.
+        return text.str.replace_all(_CPF_LIKE, _MASK).str.slice(0, _SHOWN)
 
     problems = {
         "cpf": pl.when(blank(cpf_text))
@@ -217,12 +215,12 @@ def validate(raw: pl.DataFrame, *, products: Sequence[str], today: date) -> pl.D
         ),
         "dataReferencia": pl.when(blank(date_text))
         .then(pl.lit("missing"))
-        .when(pl.col("_date").is_null() | (pl.col("_date") < _MIN_DATE))
+        .when(pl.col("_date").is_null() | (pl.col("_date") < MIN_DATE))
         .then(pl.format("'{}' is not a date: use 2026-10-31 or 31/10/2026", shown(date_text)))
         .when(pl.col("_date") > today)
         .then(
             pl.format(
-                "{} is after today ({}): an outcome cannot be observed yet",
+                "{} is after today ({}): dataReferencia is the date of the credit decision judged",
                 pl.col("_date").dt.to_string("%Y-%m-%d"),
                 pl.lit(today.isoformat()),
             )

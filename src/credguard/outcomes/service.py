@@ -2,7 +2,9 @@
 
 Linking: an outcome (client, CPF, product, reference date) judges the latest score of that
 client's completed batch jobs with the same CPF and product processed on or before the reference
-date (on the same day counts). Among rows processed at the same instant, a scored row wins over
+date (on the same day counts). The reference date is that of the credit decision the outcome
+judges, not the day a default was observed: a later score's features may already show the
+default, and a model trained on it would learn from the answer. Among rows processed at the same instant, a scored row wins over
 an excluded one (a repeated CPF in one file), then the first row. Only the client's own scores
 are searched: another client's score of the same CPF is never read.
 
@@ -19,6 +21,11 @@ Re-sending an outcome (same client, CPF, product and date) updates it: its answe
 if a score is found now; a link found earlier is kept when the score has since been purged.
 Work is done in chunks of :data:`CHUNK_ROWS` outcomes: two reads per chunk, then every write in
 one transaction, so an upload is stored whole or not at all.
+
+One client's uploads take turns, from their first read to their commit (a named lock per
+client): each one's stored/updated counts are read after the previous one committed, and on
+MariaDB two upserts of the same keys in different orders cannot deadlock. Different clients'
+uploads never share a key and run side by side.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from sqlalchemy.orm import Session
 from credguard.customers.contract import INTEGER_COLUMNS
 from credguard.db.base import utcnow
 from credguard.db.bulk import rowcount
-from credguard.db.engine import write_lock
+from credguard.db.engine import named_lock, write_lock
 from credguard.outcomes import snapshots
 from credguard.outcomes.pseudonym import cpf_hashes
 from credguard.outcomes.tables import ObservedOutcome, ScoreSnapshot
@@ -153,17 +160,19 @@ def record(session: Session, client_id: int, outcomes: pl.DataFrame, *, key: byt
     """Link and store validated outcomes of ``client_id`` and commit them, all or nothing.
 
     The client's jobs completed since the last copy are copied to the snapshots first (their
-    own transactions). The reads run next; the writes and the commit then take the database's
-    write turn.
+    own transactions). Then, in the client's turn (see the module docstring), the reads run;
+    the writes and the commit also take the database's write turn.
     """
-    snapshots.capture_with_key(session.get_bind().engine, key, client_id=client_id)
-    # End any read transaction the session began before the copy: on MariaDB (repeatable read)
-    # its snapshot would not show the rows just copied.
-    session.commit()
-    prepared = prepare(session, client_id, outcomes, key=key)
-    with write_lock(session.get_bind().engine):
-        report = store(session, prepared)
+    engine = session.get_bind().engine
+    snapshots.capture_with_key(engine, key, client_id=client_id)
+    with named_lock(engine, f"outcomes-{client_id}"):
+        # End any read transaction the session began before the turn: on MariaDB (repeatable
+        # read) its snapshot would not show the rows just copied, nor the previous upload's.
         session.commit()
+        prepared = prepare(session, client_id, outcomes, key=key)
+        with write_lock(engine):
+            report = store(session, prepared)
+            session.commit()
     return report
 
 

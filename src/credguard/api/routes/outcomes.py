@@ -38,13 +38,17 @@ class OutcomeIn(BaseModel):
     cpf: str | int | None = None
     produto: str | None = None
     inadimplente: Answer = Field(
-        None, description="Did the customer default? true/false, 1/0, sim/não."
+        None,
+        description="Did the customer default within the model's horizon (12 months) after the "
+        "credit decision dated `dataReferencia`? true/false, 1/0, sim/não.",
     )
     default: Answer = Field(None, description="Another name for `inadimplente`.")
     data_referencia: str | None = Field(
         None,
         alias="dataReferencia",
-        description="The date the outcome refers to: 2026-10-31 or 31/10/2026.",
+        description="The date of the credit decision this outcome judges (2026-10-31 or "
+        "31/10/2026; not after today), not the date a default was observed. The outcome is "
+        "linked to the latest score of this customer and product on or before that date.",
     )
 
 
