@@ -43,6 +43,11 @@ def test_a_daily_job_runs_at_its_time_today_or_tomorrow() -> None:
 
     unsure = Job("daily", run=nothing, at=clock_time(9, 0), catch_up=broken)
     assert unsure.first_run(later) == later  # cannot tell: run, the job checks itself
+    # Before today's time a missing run waits for it: a restart at 00:30 has 30 minutes of data.
+    early = datetime(2026, 11, 27, 0, 30)
+    assert missing.first_run(early) == datetime(2026, 11, 27, 9, 0)
+    assert unsure.first_run(early) == datetime(2026, 11, 27, 9, 0)
+    assert missing.first_run(datetime(2026, 11, 27, 9, 0)) == datetime(2026, 11, 27, 9, 0)
 
 
 def test_jobs_need_a_time_or_an_interval_and_unique_names() -> None:
@@ -138,6 +143,8 @@ def test_serve_runs_the_missing_drift_at_start_up(
 ) -> None:
     scored_batch(engine, settings, client_id, tmp_path, rows=600, seed=62)
     assert service.is_missing(engine, settings, utcnow().date())
+    # At 00:00 the day's time has always passed, whenever the test runs.
+    settings = settings.model_copy(update={"drift_run_at": "00:00"})
     with running_server(settings.model_copy(update={"drift_schedule": True})):
         deadline = time.monotonic() + 60
         while service.is_missing(engine, settings, utcnow().date()):

@@ -6,7 +6,9 @@
 ``serve`` processes each run a scheduler), taking its own lock and skipping work already done.
 
 A daily job runs at its time of day; with ``catch_up`` it also runs as soon as the scheduler
-starts when ``catch_up()`` says a run is missing (a server started after the daily time). A
+starts when ``catch_up()`` says a run is missing and the day's time has passed (a server
+started after the daily time). Started before it, the job waits for its time: a restart at
+00:30 must not compute the day's run on half an hour of data. A
 periodic job runs at start and then every ``every``. A failing job is logged and tried again at
 its next time; it never stops the scheduler or the other jobs.
 """
@@ -56,7 +58,8 @@ class Job:
         """When the job first runs in a scheduler started at ``now``."""
         if self.every is not None:
             return now
-        if self.catch_up is not None:
+        assert self.at is not None
+        if self.catch_up is not None and now.time() >= self.at:
             try:
                 if self.catch_up():
                     return now

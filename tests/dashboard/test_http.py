@@ -131,6 +131,10 @@ def test_dashboard_errors_are_html_pages_and_the_api_keeps_problem_details(
     cases = {
         "/dashboard/nothing-here": (404, "Página não encontrada"),
         f"{HOME}?period=7": (422, "Parâmetros inválidos"),
+        f"{HOME}?period=-1": (422, "Parâmetros inválidos"),
+        f"{HOME}?period=٣": (422, "Parâmetros inválidos"),  # an Arabic-Indic 3
+        f"{HOME}?period=%2030": (422, "Parâmetros inválidos"),
+        f"{HOME}?period=12345": (422, "Parâmetros inválidos"),
         f"{HOME}?product=SEGURO": (422, "Parâmetros inválidos"),
         f"{HOME}?client=999999": (404, "Página não encontrada"),
         f"{HOME}?client=abc": (404, "Página não encontrada"),

@@ -157,3 +157,10 @@ def test_charts_draw_any_history_and_escape_their_text() -> None:
     bars = charts.score_bins("b", "P", [500.0], [0.4, 0.5, 0.1], [0.2, 0.7, 0.1])
     assert "sem score" in bars
     assert "style=" not in empty + huge + bars
+
+
+def test_a_figure_that_is_not_a_finite_number_shows_as_a_dash() -> None:
+    """One reading of stored JSON numbers (drift.stats.as_float) for the statistics and the view."""
+    for value in (float("nan"), float("inf"), True, "0.8", None):
+        assert view._metric(value, 3) == "–", value
+    assert view._metric(0.81234, 3) == fmt.number(0.81234, 3)

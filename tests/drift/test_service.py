@@ -8,6 +8,9 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
+import pymysql.cursors
+import pytest
 from sqlalchemy import Engine, func, select, update
 
 from credguard.accounts import service as accounts
@@ -21,6 +24,7 @@ from credguard.incidents.tables import Incident
 from credguard.ml import promotion, registry, triggers
 from credguard.outcomes import rows as outcome_rows
 from credguard.outcomes import service as outcomes
+from credguard.scoring.features import INPUT_COLUMNS
 from tests.drift.conftest import SHORT_RELATIONSHIPS, scored_batch
 
 TODAY = utcnow().date()
@@ -124,15 +128,39 @@ def test_the_window_leaves_out_older_and_excluded_rows(
         assert past is not None and past.n_current == 700
 
 
-def test_two_runs_at_once_store_each_result_once(
+def test_the_window_is_read_unbuffered_and_portably(
     engine: Engine, settings: Settings, client_id: int, tmp_path: Path
 ) -> None:
+    """MySQL/MariaDB stream the window (FETCH_ROWS bounds memory); no 8.0.17-only CAST."""
+    for dialect in ("sqlite", "mysql"):
+        assert "AS DOUBLE" not in service._window_sql(dialect).upper()
+    scored_batch(engine, settings, client_id, tmp_path, rows=300, seed=23)
+    with engine.connect() as connection:
+        cursor = service._cursor(connection.connection.dbapi_connection, engine.dialect.name)
+        unbuffered = isinstance(cursor, pymysql.cursors.SSCursor)
+        cursor.close()
+    assert unbuffered == (engine.dialect.name == "mysql")
+    with session_scope(engine) as session:
+        model = registry.production_models(session)["CARTAO"]
+        stored_spent = session.scalar(select(func.sum(CustomerScore.valor_total_compras)))
+    start, end = service.window_bounds(TODAY, settings.drift_window_days)
+    table = service.read_window(engine, "CARTAO", start, end, model)
+    assert table.dtype == np.float64 and table.shape == (300, service._COLUMNS)
+    spent = table[:, service._FIRST_INPUT + INPUT_COLUMNS.index("valor_total_compras")]
+    assert spent.dtype == np.float64 and np.nansum(spent) == pytest.approx(float(stored_spent))
+
+
+def test_runs_at_once_compute_the_day_once(
+    engine: Engine, settings: Settings, client_id: int, tmp_path: Path
+) -> None:
+    """Three schedulers catching up at once: the named lock lets one compute, the others skip."""
     scored_batch(engine, settings, client_id, tmp_path, rows=600, seed=31)
     failures: list[BaseException] = []
+    reports: list[service.RunReport | None] = []
 
     def run() -> None:
         try:
-            service.detect_drift(engine, settings)
+            reports.append(service.run_if_missing(engine, settings))
         except BaseException as exc:  # pragma: no cover - reported below
             failures.append(exc)
 
@@ -142,6 +170,9 @@ def test_two_runs_at_once_store_each_result_once(
     for thread in threads:
         thread.join(timeout=120)
     assert not failures
+    computed = [report for report in reports if report is not None]
+    assert len(reports) == 3 and len(computed) == 1
+    assert len(computed[0].result_ids) == 4
     with session_scope(engine) as session:
         assert session.scalar(select(func.count()).select_from(DriftResult)) == 4
 

@@ -173,6 +173,16 @@ def _client_filter(session: Session, user: Principal, value: str | None) -> tupl
     return client.id, client.name
 
 
+def _period(period: str | None) -> int:
+    """Days of history asked for: one of PERIODS, the first when not given; else a 422."""
+    if not period:
+        return PERIODS[0]
+    # ASCII digits only: int() would also take "٣", "-1" or " 30 ".
+    if period.isascii() and period.isdigit() and int(period) in PERIODS:
+        return int(period)
+    raise InvalidInput("unknown period")
+
+
 def _model_names(session: Session, results: list[drift.ResultView]) -> dict[int, str]:
     names = {}
     for model_id in {item.result.model_id for item in results if item.result.model_id is not None}:
@@ -197,9 +207,7 @@ def drift_monitoring(
     chosen_product = (product or "").strip().upper() or None
     if chosen_product is not None and chosen_product not in settings.products:
         raise InvalidInput("unknown product")
-    days = int(period) if period and period.isascii() and period.isdigit() else PERIODS[0]
-    if days not in PERIODS:
-        raise InvalidInput("unknown period")
+    days = _period(period)
     chosen_client = _client_filter(session, user, client)
     scope = ALL_CLIENTS if chosen_client is None else client_scope(chosen_client[0])
 

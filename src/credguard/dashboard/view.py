@@ -17,6 +17,7 @@ from markupsafe import Markup
 
 from credguard.dashboard import charts, fmt
 from credguard.drift.service import ResultView
+from credguard.drift.stats import as_float
 
 STATUS_WORDS = {
     "stable": "Estável",
@@ -58,9 +59,9 @@ PSI_DEFINITION = (
 PERFORMANCE_DEFINITION = (
     "Queda relativa = (baseline − janela) / baseline, julgada na AUC e na acurácia no corte "
     "(clientes na faixa de corte ou mais arriscada contam como inadimplência prevista). Acima do "
-    "limite mesmo no extremo inferior do intervalo de confiança de 95 %, com resultados "
-    "observados: ação necessária; acima do limite mas dentro do ruído, ou numa estimativa: "
-    "atenção. A estimativa usa as probabilidades calibradas do modelo (cada cliente conta como "
+    "limite e significativamente acima de zero (extremo inferior do intervalo de confiança "
+    "unilateral de 95 % maior que 0), com resultados observados: ação necessária; acima do "
+    "limite mas dentro do ruído, ou numa estimativa: atenção. A estimativa usa as probabilidades calibradas do modelo (cada cliente conta como "
     "inadimplente com peso p e como adimplente com peso 1 − p) e supõe que a calibração ainda "
     "vale — justamente o que o drift pode quebrar; por isso nunca pede ação sozinha."
 )
@@ -156,19 +157,15 @@ def _part(parts: Mapping[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _float(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
 def _metric(value: Any, digits: int | None) -> str:
-    number = _float(value)
+    number = as_float(value)
     if number is None:
         return "–"
     return fmt.share(number, 1) if digits is None else fmt.number(number, digits)
 
 
 def _change(baseline: Any, value: Any) -> float | None:
-    base, now = _float(baseline), _float(value)
+    base, now = as_float(baseline), as_float(value)
     if base is None or now is None or base == 0:
         return None
     return (now - base) / base
@@ -195,13 +192,13 @@ def performance(part: Mapping[str, Any]) -> Performance:
         )
         for key, label, digits in _METRICS
     ]
-    threshold = _float(part.get("threshold"))
+    threshold = as_float(part.get("threshold"))
     return Performance(
         status=Status.of(part.get("status")),
         judged_on=judged_on if judged_on in ("observed", "estimated") else None,
         is_estimate=judged_on == "estimated",
         has_observed=bool(observed),
-        n_observed=fmt.integer(_float(observed.get("n"))),
+        n_observed=fmt.integer(as_float(observed.get("n"))),
         threshold=fmt.share(threshold, 0) if threshold is not None else "–",
         cutoff_band=str(part.get("cutoffBand") or "–"),
         rows=rows,
@@ -209,12 +206,12 @@ def performance(part: Mapping[str, Any]) -> Performance:
 
 
 def _features(part: Mapping[str, Any]) -> tuple[list[FeatureRow], float]:
-    threshold = _float(part.get("thresholdPct")) or 20.0
+    threshold = as_float(part.get("thresholdPct")) or 20.0
     rows = []
     for item in part.get("features") or []:
         name = str(item.get("feature"))
         label = FEATURE_LABELS.get(name, name)
-        pct = _float(item.get("driftPct"))
+        pct = as_float(item.get("driftPct"))
         flagged = bool(item.get("flagged"))
         rows.append(
             FeatureRow(
@@ -222,7 +219,7 @@ def _features(part: Mapping[str, Any]) -> tuple[list[FeatureRow], float]:
                 label=label,
                 pct=pct,
                 drift=fmt.percent(pct),
-                psi=fmt.number(_float(item.get("psi")), 3),
+                psi=fmt.number(as_float(item.get("psi")), 3),
                 flagged=flagged,
                 bar=charts.drift_bar(pct, threshold, flagged, label),
             )
@@ -255,9 +252,9 @@ def panel(latest: ResultView, history: Sequence[ResultView], model: str) -> Pane
     score = _part(parts, "scoreDistribution")
     features_part = _part(parts, "featureDrift")
     thresholds = score.get("thresholds") or {}
-    attention = _float(thresholds.get("attention")) or 0.10
-    action = _float(thresholds.get("action")) or 0.25
-    n_scored = int(_float(score.get("n")) or 0)
+    attention = as_float(thresholds.get("attention")) or 0.10
+    action = as_float(thresholds.get("action")) or 0.25
+    n_scored = int(as_float(score.get("n")) or 0)
     points = [
         charts.TrendPoint(
             view.result.dia, view.result.psi, view.result.psi_critical, view.result.psi_status
@@ -269,13 +266,13 @@ def panel(latest: ResultView, history: Sequence[ResultView], model: str) -> Pane
     reference = [float(v) for v in score.get("referenceShares") or []]
     current = [float(v) for v in score.get("currentShares") or []]
     missing = score.get("missing") or {}
-    if _float(missing.get("reference")) or _float(missing.get("current")):
-        reference.append(_float(missing.get("reference")) or 0.0)
-        current.append(_float(missing.get("current")) or 0.0)
+    if as_float(missing.get("reference")) or as_float(missing.get("current")):
+        reference.append(as_float(missing.get("reference")) or 0.0)
+        current.append(as_float(missing.get("current")) or 0.0)
     features, threshold = _features(features_part)
     flagged = [row.label for row in features if row.flagged]
     features.sort(key=lambda row: (not row.flagged, -(row.pct or 0.0)))
-    min_sample = int(_float(score.get("minSample")) or 0)
+    min_sample = int(as_float(score.get("minSample")) or 0)
     last_day = result.window_end - timedelta(days=1)
     return Panel(
         product=result.produto,

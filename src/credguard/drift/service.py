@@ -3,7 +3,8 @@
 :func:`detect_drift` computes, for a day ``D`` and every product with a production model, one
 result for all clients together and one per client scored in the window
 ``[D − window_days + 1, D + 1)`` (UTC, by ``dataProcessamento``; excluded rows left out). Each
-product's window is read once, as columns (one query, the driver's own cursor, no ORM rows),
+product's window is read once, as columns (one query, the driver's own cursor — unbuffered on
+MySQL/MariaDB — no ORM rows),
 features computed with each row's ``dataProcessamento`` day as reference date, then split by
 client. Observed performance uses the outcomes dated (``dataReferencia``) in the window that
 judge scores of the production model.
@@ -19,9 +20,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from time import perf_counter
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import structlog
@@ -68,22 +69,25 @@ def window_bounds(day: date, window_days: int) -> tuple[datetime, datetime]:
 
 # --- reading a window -----------------------------------------------------------------------
 
-# Per dialect: days since 1970-01-01 of a DATE / DATETIME column, and a DECIMAL as a double.
+# Per dialect: days since 1970-01-01 of a DATE / DATETIME column.
 _DAYS = {
     "sqlite": "CAST(julianday({0}) - 2440587.5 AS INTEGER)",
     "mysql": "(TO_DAYS({0}) - 719528)",
 }
-_DOUBLE = {"sqlite": "{0}", "mysql": "CAST({0} AS DOUBLE)"}
+#: A DECIMAL as a double, in any version: adding a float literal (0E0, not 0.0, which is a
+#: DECIMAL on MySQL) makes a double; ``CAST(… AS DOUBLE)`` needs MySQL 8.0.17.
+_DOUBLE = "({0} + 0E0)"
 _PLACEHOLDER = {"sqlite": "?", "mysql": "%s"}
 #: Columns of the window query, in order (see :func:`_window_sql`).
 _CLIENT, _FIRST_INPUT, _DAY, _PROB = 0, 1, 8, 9
 _COLUMNS = 10
-#: Rows fetched and converted at a time: bounds the Python tuples alive at once (memory).
+#: Rows fetched and converted at a time: bounds the Python tuples alive at once (memory), with
+#: the unbuffered cursor of :func:`_cursor` on MySQL/MariaDB.
 FETCH_ROWS = 100_000
 
 
 def _window_sql(dialect: str) -> str:
-    days, double, mark = _DAYS[dialect], _DOUBLE[dialect], _PLACEHOLDER[dialect]
+    days, double, mark = _DAYS[dialect], _DOUBLE, _PLACEHOLDER[dialect]
     inputs = [
         days.format(name) if name.startswith("data_") else name
         for name in INPUT_COLUMNS
@@ -131,7 +135,7 @@ def read_window(
     with engine.connect() as connection:
         # The driver's cursor: rows come as tuples straight into float matrices (NULL is NaN),
         # without SQLAlchemy building a Row object per customer (the read is most of a run).
-        cursor: Any = cast(Any, connection.connection.dbapi_connection).cursor()
+        cursor = _cursor(connection.connection.dbapi_connection, dialect)
         try:
             cursor.execute(_window_sql(dialect), params)
             parts = []
@@ -140,6 +144,20 @@ def read_window(
         finally:
             cursor.close()
     return np.concatenate(parts) if parts else np.empty((0, _COLUMNS))
+
+
+def _cursor(dbapi_connection: Any, dialect: str) -> Any:
+    """The driver's cursor; on MySQL/MariaDB a server-side one, so rows arrive as fetched.
+
+    PyMySQL's default cursor reads the whole result into memory at ``execute``: FETCH_ROWS
+    would then bound nothing. An unbuffered cursor holds its connection until every row is
+    read or the cursor is closed; :func:`read_window` does both before anything else.
+    """
+    if dialect == "mysql":
+        import pymysql.cursors
+
+        return dbapi_connection.cursor(pymysql.cursors.SSCursor)
+    return dbapi_connection.cursor()
 
 
 def window_rows(table: np.ndarray) -> WindowRows:
@@ -175,9 +193,8 @@ def read_outcomes(
             ObservedOutcome.model_version == str(model.version),
         )
     ).all()
-    table = np.array([(c, 1.0 if d else 0.0, p) for c, d, p in rows], dtype=np.float64).reshape(
-        -1, 3
-    )
+    # The driver's rows straight into one matrix (a default is True → 1.0), then its columns.
+    table = np.array(rows, dtype=np.float64).reshape(-1, 3)
     return table[:, 0].astype(np.int64), stats.Outcomes(table[:, 1], table[:, 2])
 
 
@@ -439,41 +456,10 @@ def _dumps(value: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class ResultView:
-    """A stored result with its client's name, ready to serialise (camelCase, parsed JSON)."""
+    """A stored result with its client's name (serialised by the API's DriftResultRead)."""
 
     result: DriftResult
     client_name: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        r = self.result
-        return {
-            "id": r.id,
-            "produto": r.produto,
-            "scope": r.scope,
-            "clientId": r.client_id,
-            "clientName": self.client_name,
-            "dia": r.dia.isoformat(),
-            "windowStart": _utc(r.window_start),
-            "windowEnd": _utc(r.window_end),
-            "modelId": r.model_id,
-            "nCurrent": r.n_current,
-            "nReference": r.n_reference,
-            "psi": r.psi,
-            "psiCritical": r.psi_critical,
-            "status": r.status,
-            "statuses": {
-                "score": r.psi_status,
-                "features": r.feature_status,
-                "performance": r.performance_status,
-            },
-            **r.parts(),
-            "createdAt": _utc(r.created_at),
-        }
-
-
-def _utc(moment: datetime) -> str:
-    """A stored (naive UTC) datetime in RFC 3339 with its offset."""
-    return moment.replace(tzinfo=UTC).isoformat()
 
 
 def list_results(

@@ -33,10 +33,12 @@ AUC; Gini, KS, Brier and calibration by band are shown. Observed figures come fr
 *estimated* ones from the model's calibrated probabilities, each customer counting as a default
 with weight p and as a good customer with weight 1 − p (what outcomes drawn from those
 probabilities would give on average; ``training._as_outcomes``). A relative drop from the
-model's baseline above ``performance_drop`` (5 %) even at the lower end of its one-sided 95 %
-confidence interval (Hanley–McNeil for AUC, binomial for accuracy; the window's and the
+model's baseline above ``performance_drop`` (5 %) — the runbook's rule, on the point
+estimate — that is also significantly above zero (the lower end of its one-sided 95 %
+confidence interval > 0; Hanley–McNeil for AUC, binomial for accuracy, the window's and the
 baseline hold-out's noise together) is action on observed outcomes; a drop above the threshold
-that noise could explain is attention. An estimate assumes the calibration still holds — what
+that noise could explain is attention. (Requiring the interval's lower end itself above 5 %
+would make the effective threshold 7–14 %, never the runbook's 5 %.) An estimate assumes the calibration still holds — what
 drift may break — so it can raise attention, never action.
 
 **Overall status**: the worst of the parts that could be judged (stable < attention < action);
@@ -84,9 +86,10 @@ FEATURE_DEFINITION = (
 )
 PERFORMANCE_DEFINITION = (
     "Relative drop = (baseline − window) / baseline of AUC and of accuracy at the cut-off "
-    "(customers in the cut-off band or riskier predicted to default). Above the threshold even "
-    "at the lower end of its 95 % confidence interval: action on observed outcomes; above it "
-    "but within noise, or on an estimate: attention. Estimates count each customer as a "
+    "(customers in the cut-off band or riskier predicted to default). Above the threshold and "
+    "significantly above 0 (the lower end of its one-sided 95 % confidence interval > 0): "
+    "action on observed outcomes; above it but within noise, or on an estimate: attention. "
+    "Estimates count each customer as a "
     "default with weight p and as a good customer with weight 1 − p."
 )
 
@@ -457,12 +460,12 @@ def _performance(
 def _baseline(metrics: Mapping[str, Any], thresholds: Thresholds) -> dict[str, Any]:
     """The model's hold-out figures; accuracy at the cut-off from its calibration by band."""
     figures: dict[str, Any] = {
-        key: _float(metrics.get(name))
+        key: as_float(metrics.get(name))
         for key, name in (("auc", "auc"), ("gini", "gini"), ("ks", "ks"), ("brier", "brier"))
     }
-    figures["defaultRate"] = _float(metrics.get("observed_default_rate"))
-    figures["n"] = _float(metrics.get("n_holdout"))
-    accuracy = _float(metrics.get("accuracy_at_cutoff"))
+    figures["defaultRate"] = as_float(metrics.get("observed_default_rate"))
+    figures["n"] = as_float(metrics.get("n_holdout"))
+    accuracy = as_float(metrics.get("accuracy_at_cutoff"))
     source = "metrics" if accuracy is not None else None
     bands = metrics.get("calibration_by_band")
     if accuracy is None and isinstance(bands, list) and bands:
@@ -480,7 +483,7 @@ def _accuracy_from_bands(bands: list[Any], cutoff: int) -> float | None:
     for row in bands:
         if not isinstance(row, Mapping) or row.get("band") not in BANDS:
             return None
-        n, observed = _float(row.get("n")), _float(row.get("observed"))
+        n, observed = as_float(row.get("n")), as_float(row.get("observed"))
         if not n:
             continue
         if observed is None:
@@ -570,7 +573,8 @@ def _judge(
         if brier_base in (None, 0) or brier_now is None
         else (brier_now - brier_base) / brier_base
     )
-    # The drop we are 95 % sure of: the lower end of its one-sided confidence interval.
+    # The lower end of the drop's one-sided 95 % interval, shown and used only to tell a real
+    # drop from noise: the runbook's 5 % applies to the point estimate.
     sure = {
         "auc": _sure_drop(
             baseline.get("auc"),
@@ -587,12 +591,12 @@ def _judge(
     }
     limit = thresholds.performance_drop
     over = [m for m in JUDGED_METRICS if (changes[m] or 0.0) > limit]
-    surely_over = [m for m in JUDGED_METRICS if (sure[m] or 0.0) > limit]
+    significant = [m for m in over if (sure[m] or 0.0) > 0.0]
     if n < thresholds.min_sample or positives < 1 or negatives < 1:
         status = Status.INSUFFICIENT_SAMPLE
     elif all(changes[m] is None for m in JUDGED_METRICS):
         status = Status.INSUFFICIENT_SAMPLE  # no baseline to compare with
-    elif surely_over:
+    elif significant:
         status = Status.ACTION if can_act else Status.ATTENTION
     elif over:
         status = Status.ATTENTION
@@ -679,7 +683,8 @@ def _bands(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _float(value: Any) -> float | None:
+def as_float(value: Any) -> float | None:
+    """A finite number from stored JSON as a float; None for anything else (bool, NaN, text)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) else None
