@@ -248,7 +248,7 @@ def false_alarms_and_detection(artifact: ModelArtifact, windows: int, seed: int)
     return counts
 
 
-def test_200_windows_like_the_training_data_raise_no_action(cartao: ModelArtifact) -> None:
+def test_200_windows_like_the_training_data_raise_at_most_5_percent_alarms(cartao: ModelArtifact) -> None:
     counts = false_alarms_and_detection(cartao, 200, seed=2024)
     # The one-sided 95 % test of "drop > 0" bounds false alarms of any kind at 5 %; they are
     # correlated through the one hold-out every window is compared with (here 1,500 rows).
@@ -275,7 +275,8 @@ def test_false_alarms_and_detection_with_production_sized_models(product: str) -
         [product], rows_per_product=60_000, seed=20_251_101, reference_date=date.today()
     )
     counts = false_alarms_and_detection(artifact, 200, seed=77)
-    assert counts["action"] + counts["attention"] <= 10
+    # The figure: no action, at most 5 % attention (measured: 200 of 200 stable).
+    assert counts["action"] == 0 and counts["attention"] <= 10
     for shift in (
         generator.Shift(relationship_factor=0.5),
         generator.Shift(late_payments_factor=3.0),
