@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -82,6 +83,14 @@ def test_a_settings_file_only_the_service_reads_reruns_the_script_as_the_service
 ) -> None:
     """The operator's own account (here: nobody) meets the deploy guide's 0640 root:credguard file."""
     tmp_path = open_tmp
+    # The checkout may sit where nobody cannot enter (a CI clone in a private folder): the
+    # scripts and CredGuard's package marker are copied where nobody can read them.
+    scripts = tmp_path / "ml_training"
+    shutil.copytree(ROOT / "ml_training", scripts)
+    (tmp_path / "src" / "credguard").mkdir(parents=True)
+    shutil.copyfile(
+        ROOT / "src" / "credguard" / "__init__.py", tmp_path / "src" / "credguard" / "__init__.py"
+    )
     settings = tmp_path / "credguard.env"
     settings.write_text("CREDGUARD_PRODUCTS=CARTAO\n")
     settings.chmod(0o640)  # owned by root: nobody may not read it
@@ -96,9 +105,9 @@ def test_a_settings_file_only_the_service_reads_reruns_the_script_as_the_service
     result = subprocess.run(
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python, script,
          "--input", "training_data.csv"],
-        cwd=ROOT / "ml_training",
+        cwd=scripts,
         env={"PATH": f"{bin_dir}:/usr/bin:/bin", "CREDGUARD_ENV_FILE": str(settings),
-             "PYTHONPATH": str(ROOT / "src")},
+             "PYTHONPATH": str(tmp_path / "src")},
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -106,5 +115,5 @@ def test_a_settings_file_only_the_service_reads_reruns_the_script_as_the_service
     called = (bin_dir / "called").read_text().splitlines()
     assert called[:4] == ["-u", "credguard", "--", "/usr/bin/env"]
     assert f"CREDGUARD_ENV_FILE={settings}" in called
-    assert called[-3:] == [str(ROOT / "ml_training" / script), "--input", "training_data.csv"]
+    assert called[-3:] == [str(scripts / script), "--input", "training_data.csv"]
     assert called[-4] == python  # the Python CredGuard runs in (here the stand-in)
