@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -17,6 +17,7 @@ from credguard.accounts.auth import Principal
 from credguard.accounts.tables import Role
 from credguard.api.deps import CurrentUser, EngineDep, JobId, SessionDep, SettingsDep, StaffUser
 from credguard.api.errors import responses
+from credguard.api.schema import utc
 from credguard.batches import export, service
 from credguard.batches.tables import BatchJob, BatchStatus
 from credguard.db.engine import session_scope
@@ -61,11 +62,6 @@ class BatchRead(BaseModel):
             started_at=utc(job.started_at) if job.started_at else None,
             finished_at=utc(job.finished_at) if job.finished_at else None,
         )
-
-
-def utc(moment: datetime) -> datetime:
-    """Stored datetimes are naive UTC; the API says so (RFC 3339 with an offset)."""
-    return moment.replace(tzinfo=UTC)
 
 
 def _scope(user: Principal) -> int | None:

@@ -12,14 +12,13 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
 from credguard.accounts.auth import Principal
 from credguard.accounts.tables import Role
 from credguard.api.deps import CurrentUser, SessionDep
 from credguard.api.errors import responses
-from credguard.api.routes.batches import utc
+from credguard.api.schema import Camel, utc
 from credguard.drift import service
 from credguard.drift.tables import client_scope
 from credguard.errors import InvalidInput, NotFound
@@ -27,11 +26,7 @@ from credguard.errors import InvalidInput, NotFound
 router = APIRouter(prefix="/api/v1/drift", tags=["drift"])
 
 
-class _Camel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-
-class DriftStatuses(_Camel):
+class DriftStatuses(Camel):
     """The verdict of each part: stable, attention, action or insufficient_sample."""
 
     score: str
@@ -39,7 +34,7 @@ class DriftStatuses(_Camel):
     performance: str
 
 
-class DriftResultRead(_Camel):
+class DriftResultRead(Camel):
     """One product × scope × day; the three parts are self-describing JSON objects."""
 
     id: int

@@ -11,14 +11,13 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
 from credguard.accounts.auth import Principal
 from credguard.accounts.tables import Role
 from credguard.api.deps import CurrentUser, SessionDep, StaffUser
 from credguard.api.errors import responses
-from credguard.api.routes.batches import utc
+from credguard.api.schema import StrictCamel, utc
 from credguard.incidents import service
 from credguard.incidents.tables import Incident, IncidentStatus
 
@@ -27,11 +26,7 @@ router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 IncidentId = Annotated[int, Path(ge=1, le=2_147_483_647, description="Incident id.")]
 
 
-class _Camel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-
-class IncidentRead(_Camel):
+class IncidentRead(StrictCamel):
     id: int
     source: str
     product: str | None
@@ -80,7 +75,7 @@ class IncidentRead(_Camel):
         )
 
 
-class ResolveRequest(_Camel):
+class ResolveRequest(StrictCamel):
     resolution: str = Field(min_length=3, max_length=500, description="What was done.")
 
 

@@ -10,13 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 from sqlalchemy import Engine, select
 
 from credguard.api.deps import AdminUser, EngineDep, SessionDep, SettingsDep, StaffUser
 from credguard.api.errors import responses
-from credguard.api.routes.batches import utc
+from credguard.api.schema import StrictCamel, utc
 from credguard.config import Settings
 from credguard.ml import mlflow_registry, promotion
 from credguard.ml.tables import ModelPromotion, ModelRecord, ProductionModel
@@ -24,11 +23,7 @@ from credguard.ml.tables import ModelPromotion, ModelRecord, ProductionModel
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
 
 
-class _Camel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-
-class PromoteRequest(_Camel):
+class PromoteRequest(StrictCamel):
     model_name: str = Field(min_length=1, max_length=64)
     product: str = Field(min_length=1, max_length=40)
     reason: str = Field(min_length=3, max_length=500)
@@ -36,12 +31,12 @@ class PromoteRequest(_Camel):
     force: bool = False
 
 
-class RollbackRequest(_Camel):
+class RollbackRequest(StrictCamel):
     product: str = Field(min_length=1, max_length=40)
     reason: str = Field(min_length=3, max_length=500)
 
 
-class ModelRead(_Camel):
+class ModelRead(StrictCamel):
     id: int
     name: str
     version: int
@@ -62,7 +57,7 @@ class ModelRead(_Camel):
         )
 
 
-class ChangeRead(_Camel):
+class ChangeRead(StrictCamel):
     product: str
     action: str
     from_model: str | None
@@ -77,7 +72,7 @@ class ChangeRead(_Camel):
     )
 
 
-class ProductModels(_Camel):
+class ProductModels(StrictCamel):
     product: str
     production: ModelRead | None
     candidates: list[ModelRead]

@@ -9,7 +9,6 @@ import polars as pl
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic.alias_generators import to_camel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -19,6 +18,7 @@ from credguard.accounts.auth import Principal
 from credguard.accounts.tables import Role
 from credguard.api.deps import CurrentUser, EngineDep, SessionDep, SettingsDep
 from credguard.api.errors import responses
+from credguard.api.schema import Camel
 from credguard.db.base import utcnow
 from credguard.db.engine import session_scope
 from credguard.errors import CredGuardError, InvalidInput, NotFound
@@ -56,11 +56,7 @@ class OutcomesCreate(BaseModel):
     outcomes: list[OutcomeIn] = Field(min_length=1, max_length=rows.MAX_OUTCOMES)
 
 
-class _Camel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-
-class OutcomesRead(_Camel):
+class OutcomesRead(Camel):
     """What the upload did: each received outcome was stored (new) or updated an earlier one."""
 
     client_id: int
@@ -73,7 +69,7 @@ class OutcomesRead(_Camel):
     unlinked: int = Field(description="Outcomes with no score of this client to link to.")
 
 
-class ProductOutcomesRead(_Camel):
+class ProductOutcomesRead(Camel):
     produto: str
     outcomes: int
     linked: int

@@ -14,7 +14,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
-from pydantic.alias_generators import to_camel
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -23,6 +22,7 @@ from credguard.accounts.tables import Role
 from credguard.api.deps import BearerToken
 from credguard.api.errors import responses
 from credguard.api.group_commit import GroupCommit
+from credguard.api.schema import Camel
 from credguard.batches import online
 from credguard.batches import service as batches
 from credguard.config import Settings
@@ -68,11 +68,7 @@ class ScoreCreate(BaseModel):
     customers: list[Customer] = Field(min_length=1, max_length=online.MAX_CUSTOMERS)
 
 
-class _Camel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-
-class CustomerScoreRead(_Camel):
+class CustomerScoreRead(Camel):
     row_number: int
     cpf: str | None
     score_prob_inadimplencia: float | None
@@ -88,7 +84,7 @@ class CustomerScoreRead(_Camel):
 _RESULTS = TypeAdapter(list[CustomerScoreRead])
 
 
-class ScoresRead(_Camel):
+class ScoresRead(Camel):
     batch_id: int
     results: list[CustomerScoreRead]
 
