@@ -25,16 +25,13 @@ import time
 from datetime import date
 from pathlib import Path
 
-MARIADB_SERVER = os.environ.get(
-    "CREDGUARD_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306"
-)
+from _processes import MARIADB_SERVER, database_url, run_child
+
 BENCH_DB = "credguard_bench"
 
 
 def _database_url(engine_name: str, data_dir: Path) -> str:
-    if engine_name == "sqlite":
-        return f"sqlite:///{data_dir / 'credguard.db'}"
-    return f"{MARIADB_SERVER}/{BENCH_DB}"
+    return database_url(engine_name, data_dir, BENCH_DB)
 
 
 def _reset_database(engine_name: str) -> None:
@@ -50,13 +47,7 @@ def _reset_database(engine_name: str) -> None:
 
 
 def _child(args: list[str], env: dict[str, str]) -> dict[str, object]:
-    output = subprocess.run(
-        [sys.executable, __file__, *args], env={**os.environ, **env}, capture_output=True, text=True
-    )
-    if output.returncode != 0:
-        raise SystemExit(f"child {args} failed:\n{output.stderr[-4000:]}")
-    result: dict[str, object] = json.loads(output.stdout.strip().splitlines()[-1])
-    return result
+    return run_child(__file__, args, env)
 
 
 def make_file(rows: int, folder: Path) -> Path:

@@ -1,0 +1,31 @@
+"""What the benches that measure in fresh processes share: where the database is, running a child."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+MARIADB_SERVER = os.environ.get(
+    "CREDGUARD_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306"
+)
+
+
+def database_url(engine_name: str, data_dir: Path, mariadb_database: str) -> str:
+    """SQLite in ``data_dir``, or ``mariadb_database`` on the bench's MariaDB server."""
+    if engine_name == "sqlite":
+        return f"sqlite:///{data_dir / 'credguard.db'}"
+    return f"{MARIADB_SERVER}/{mariadb_database}"
+
+
+def run_child(script: str, args: list[str], env: dict[str, str]) -> dict[str, object]:
+    """Run ``script ARGS`` in a fresh Python with ``env`` added; the JSON on its last line."""
+    output = subprocess.run(
+        [sys.executable, script, *args], env={**os.environ, **env}, capture_output=True, text=True
+    )
+    if output.returncode != 0:
+        raise SystemExit(f"child {args} failed:\n{output.stderr[-4000:]}")
+    result: dict[str, object] = json.loads(output.stdout.strip().splitlines()[-1])
+    return result
