@@ -113,16 +113,32 @@ def test_two_schedulers_compute_the_days_drift_once(
     computed: list[object] = []
     lock = threading.Lock()
 
+    # Both servers start before either has run: each finds today's run missing, then both run it.
+    started = threading.Barrier(2, timeout=30)
+
     def counted(job: Job) -> Job:
+        assert job.catch_up is not None
+        missing = job.catch_up
+
+        def catch_up() -> bool:
+            answer = missing()
+            started.wait()
+            return answer
+
         def run() -> None:
             result = job.run()
             with lock:
                 computed.append(result)
 
-        return replace(job, run=run)
+        return replace(job, run=run, catch_up=catch_up)
 
+    # Today's time has passed whatever the hour the test runs at (the default 09:00 would make
+    # it wait until then).
+    at_midnight = settings.model_copy(update={"drift_run_at": "00:00"})
     # Two servers' schedulers (threads of one process here; processes share the same locks).
-    schedulers = [Scheduler([counted(service.scheduled_job(engine, settings))]) for _ in range(2)]
+    schedulers = [
+        Scheduler([counted(service.scheduled_job(engine, at_midnight))]) for _ in range(2)
+    ]
     for scheduler in schedulers:
         scheduler.start()
     deadline = time.monotonic() + 60
