@@ -6,7 +6,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import httpx
 
 MARIADB_SERVER = os.environ.get(
     "CREDGUARD_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306"
@@ -29,3 +32,19 @@ def run_child(script: str, args: list[str], env: dict[str, str]) -> dict[str, ob
         raise SystemExit(f"child {args} failed:\n{output.stderr[-4000:]}")
     result: dict[str, object] = json.loads(output.stdout.strip().splitlines()[-1])
     return result
+
+
+def wait_ready(base: str, processes: list[subprocess.Popen[bytes]], timeout: float = 90) -> None:
+    """Wait until ``base``/ready answers 200; stop if one of ``processes`` exits first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if any(process.poll() is not None for process in processes):
+            raise SystemExit("a credguard process exited during start-up")
+        if time.monotonic() > deadline:
+            raise SystemExit("the server did not become ready")
+        time.sleep(0.2)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+from _processes import wait_ready
 
 CUSTOMER = {
     "cpf": "529.982.247-25",
@@ -191,16 +192,7 @@ def main() -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("the server did not become ready")
-            time.sleep(0.2)
+        wait_ready(base, [server])
         check = httpx.post(
             f"{base}/api/v1/scores",
             json={"customers": [CUSTOMER]},

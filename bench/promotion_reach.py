@@ -42,7 +42,7 @@ from pathlib import Path
 
 import httpx
 import psutil
-from _processes import MARIADB_SERVER, database_url
+from _processes import MARIADB_SERVER, database_url, wait_ready
 from api_latency import CUSTOMER, _credguard, _free_port, machine_speed
 from sqlalchemy import Engine
 
@@ -81,21 +81,6 @@ def _start(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-def _wait_ready(base: str, processes: list[subprocess.Popen[bytes]]) -> None:
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if any(process.poll() is not None for process in processes):
-            raise SystemExit("a credguard process exited during start-up")
-        if time.monotonic() > deadline:
-            raise SystemExit("the server did not become ready")
-        time.sleep(0.2)
 
 
 def _batch_files(folder: Path, count: int, rows: int, first_seed: int) -> list[bytes]:
@@ -369,7 +354,7 @@ def main() -> None:
         processes.append(server)
         separate = [_start(env, "worker") for _ in range(args.separate_workers)]
         processes += separate
-        _wait_ready(base, processes)
+        wait_ready(base, processes)
         serve_pids = {server.pid} | {c.pid for c in psutil.Process(server.pid).children()}
         worker_pids = {process.pid for process in separate}
         expected = args.workers + args.separate_workers
