@@ -135,3 +135,14 @@ def people(engine: Engine, settings: Settings, client_id: int) -> People:
 def http(server: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server, timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+def quiet_http(engine: Engine, settings: Settings, client_id: int) -> Iterator[httpx.Client]:
+    """A server without its in-process worker: jobs stay where a test puts them."""
+    del client_id
+    with (
+        running_server(settings, worker=False) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        yield client

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from sqlalchemy import Engine
 from credguard.batches import processing
 from credguard.config import Settings
 from tests import factories
-from tests.api.conftest import PASSWORD, People, running_server, wait_done
+from tests.api.conftest import PASSWORD, People, wait_done
 
 
 def test_health_and_ready(http: httpx.Client) -> None:
@@ -127,17 +126,6 @@ def test_staff_uploads_name_the_client_and_analysts_cannot_reprocess(
     )
     again = http.post(f"/api/v1/batches/{job_id}/reprocess", headers=people.admin.headers)
     assert again.status_code == 202 and again.json()["status"] == "pending"
-
-
-@pytest.fixture
-def quiet_http(engine: Engine, settings: Settings, client_id: int) -> Iterator[httpx.Client]:
-    """A server without its in-process worker: jobs stay where a test puts them."""
-    del client_id
-    with (
-        running_server(settings, worker=False) as url,
-        httpx.Client(base_url=url, timeout=30) as client,
-    ):
-        yield client
 
 
 def _upload(

@@ -18,7 +18,7 @@ TODAY = utcnow().date()
 
 
 def test_history_latest_filters_and_isolation(
-    http: httpx.Client,
+    quiet_http: httpx.Client,
     people: People,
     engine: Engine,
     settings: Settings,
@@ -39,7 +39,7 @@ def test_history_latest_filters_and_isolation(
         people.other_analyst.headers,
     )
 
-    everything = http.get("/api/v1/drift", headers=staff)
+    everything = quiet_http.get("/api/v1/drift", headers=staff)
     assert everything.status_code == 200
     rows = everything.json()
     # Yesterday: the three products' all-clients results (the batches are today's); today: also
@@ -55,7 +55,7 @@ def test_history_latest_filters_and_isolation(
     assert first["performance"]["estimated"]["estimated"] is True
 
     def get(path: str, headers: dict[str, str], **params: object) -> httpx.Response:
-        return http.get(path, headers=headers, params=params)
+        return quiet_http.get(path, headers=headers, params=params)
 
     only = get("/api/v1/drift", staff, product="cartao", **{"from": TODAY.isoformat()}).json()
     assert {(row["produto"], row["dia"]) for row in only} == {("CARTAO", TODAY.isoformat())}
