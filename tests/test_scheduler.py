@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -93,9 +94,16 @@ def test_periodic_jobs_run_and_a_failing_one_stops_nothing() -> None:
 def test_a_daily_job_runs_when_its_clock_reaches_the_time() -> None:
     now = [datetime(2026, 11, 27, 8, 59, 59)]
     runs: list[datetime] = []
+    looked = threading.Event()
+
+    def clock() -> datetime:
+        looked.set()
+        return now[0]
+
     job = Job("daily", run=lambda: runs.append(now[0]), at=clock_time(9, 0))
-    scheduler = Scheduler([job], clock=lambda: now[0])
+    scheduler = Scheduler([job], clock=clock)
     scheduler.start()
+    assert looked.wait(10)  # it has planned the run by its clock, at 08:59:59
     time.sleep(0.1)
     assert runs == []
     now[0] = datetime(2026, 11, 27, 9, 0, 1)  # it wakes at 09:00 by its clock, a second later
@@ -155,7 +163,11 @@ def test_two_schedulers_compute_the_days_drift_once(
 
 
 def test_serve_runs_the_missing_drift_at_start_up(
-    engine: Engine, settings: Settings, client_id: int, tmp_path: Path
+    engine: Engine,
+    settings: Settings,
+    client_id: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     scored_batch(engine, settings, client_id, tmp_path, rows=600, seed=62)
     assert service.is_missing(engine, settings, utcnow().date())
@@ -171,8 +183,19 @@ def test_serve_runs_the_missing_drift_at_start_up(
             tuple(row) for row in session.execute(select(DriftResult.id, DriftResult.created_at))
         )
     assert len(first) == 4
+    looked = threading.Event()
+
+    def is_missing(*args: Any, **kwargs: Any) -> bool:
+        answer = original(*args, **kwargs)
+        looked.set()
+        return answer
+
+    original = service.is_missing
+    monkeypatch.setattr(service, "is_missing", is_missing)
     with running_server(settings.model_copy(update={"drift_schedule": True})):
-        time.sleep(0.5)  # a restart finds today's run done and computes nothing
+        # A restart finds today's run done and computes nothing (a run it started would be
+        # finished when the server has stopped).
+        assert looked.wait(30), "the restarted server's scheduler did not look"
     with session_scope(engine) as session:
         again = sorted(
             tuple(row) for row in session.execute(select(DriftResult.id, DriftResult.created_at))

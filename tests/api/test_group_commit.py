@@ -23,10 +23,12 @@ class Recorder:
     def __init__(self, *, first_group_waits: threading.Event | None = None) -> None:
         self.groups: list[list[str]] = []
         self.first_group_waits = first_group_waits
+        self.waiting = threading.Event()  #: the first group is held
 
     def __call__(self, session: Session, names: Sequence[str]) -> list[int | BaseException]:
         if not self.groups and self.first_group_waits is not None:
-            self.first_group_waits.wait(5)
+            self.waiting.set()
+            self.first_group_waits.wait(30)
         self.groups.append(list(names))
         outcomes: list[int | BaseException] = []
         for name in names:
@@ -52,7 +54,7 @@ def test_concurrent_items_are_grouped_and_each_gets_its_own_outcome(engine: Engi
 
     async def scenario() -> list[int | BaseException]:
         first = asyncio.create_task(committer.submit(names[0]))
-        await asyncio.sleep(0.05)  # the thread now holds "first" and waits
+        assert await asyncio.to_thread(handler.waiting.wait, 30)  # the thread holds "first"
         rest = [asyncio.create_task(committer.submit(name)) for name in names[1:]]
         await asyncio.sleep(0.05)
         release.set()
@@ -79,7 +81,7 @@ def test_an_unforeseen_failure_fails_only_its_own_item(engine: Engine) -> None:
 
     async def scenario() -> list[int | BaseException]:
         first = asyncio.create_task(committer.submit("first"))
-        await asyncio.sleep(0.05)
+        assert await asyncio.to_thread(handler.waiting.wait, 30)
         rest = [asyncio.create_task(committer.submit(name)) for name in ("a", "crash", "b")]
         await asyncio.sleep(0.05)
         release.set()

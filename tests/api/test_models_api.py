@@ -124,6 +124,9 @@ def test_a_promotion_lands_when_mlflow_is_down_and_says_so(
         down = f"http://127.0.0.1:{probe.getsockname()[1]}"  # nothing listens once closed
     register(engine, settings, candidate_file, "fa_12_v2", auc=0.99, ks=0.9)
     served = settings.model_copy(update={"mlflow_tracking_uri": down})
+    where = mlflow_registry.location(served)
+    assert where is not None
+    mlflow_registry.client(where)  # import MLflow now: its seconds are not the API's wait
     with (
         running_server(served, worker=False) as url,
         httpx.Client(base_url=url, timeout=60) as http,

@@ -64,16 +64,26 @@ def test_two_processes_serve_one_port_and_every_request_is_stored_once(
         with ThreadPoolExecutor(max_workers=8) as pool:
             answers = list(pool.map(score, range(40)))
 
-        # /metrics adds up both processes, whichever of them answers the scrape.
-        for _ in range(4):
+        def scored_requests() -> list[str]:
             text = httpx.get(f"{base}/metrics", timeout=10).text
-            counts = [
+            return [
                 line
                 for line in text.splitlines()
                 if line.startswith("credguard_http_request_duration_seconds_count")
                 and 'route="/api/v1/scores"' in line
             ]
-            assert len(counts) == 1 and float(counts[0].rsplit(" ", 1)[1]) == 40, counts
+
+        def counted(lines: list[str]) -> float:
+            assert len(lines) == 1, lines
+            return float(lines[0].rsplit(" ", 1)[1])
+
+        # A request is counted just after its answer is sent: wait for the last one.
+        deadline = time.monotonic() + 10
+        while counted(scored_requests()) < 40 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # /metrics adds up both processes, whichever of them answers the scrape.
+        for _ in range(4):
+            assert counted(scored_requests()) == 40
 
         # One process dying takes the service down as a whole, for systemd to restart it.
         children = psutil.Process(server.pid).children()

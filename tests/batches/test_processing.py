@@ -132,9 +132,12 @@ def test_two_workers_never_claim_the_same_job(
     job_ids = {factories.submit(engine, settings, path, client_id) for _ in range(12)}
     claimed: list[int] = []
     lock = threading.Lock()
+    # Atomic claims, not lease expiry: a claimed job must not become free again while the
+    # threads still claim on a slow machine (the tests' lease is 2 s).
+    held = settings.model_copy(update={"lease_timeout_seconds": 600})
 
     def claim_all(worker: str) -> None:
-        while (job_id := processing.claim(engine, settings, worker)) is not None:
+        while (job_id := processing.claim(engine, held, worker)) is not None:
             with lock:
                 claimed.append(job_id)
 

@@ -248,7 +248,9 @@ def false_alarms_and_detection(artifact: ModelArtifact, windows: int, seed: int)
     return counts
 
 
-def test_200_windows_like_the_training_data_raise_at_most_5_percent_alarms(cartao: ModelArtifact) -> None:
+def test_200_windows_like_the_training_data_raise_at_most_5_percent_alarms(
+    cartao: ModelArtifact,
+) -> None:
     counts = false_alarms_and_detection(cartao, 200, seed=2024)
     # The one-sided 95 % test of "drop > 0" bounds false alarms of any kind at 5 %; they are
     # correlated through the one hold-out every window is compared with (here 1,500 rows).
