@@ -28,7 +28,7 @@ def throttled(settings: Settings) -> Settings:
 
 
 def _now() -> datetime:
-    return utcnow().replace(microsecond=0)  # what MariaDB's DATETIME keeps
+    return utcnow().replace(microsecond=0)  # whole seconds: the delays below come out exact
 
 
 def _attempts(engine: Engine, *outcomes: tuple[datetime, bool], email: str = EMAIL) -> None:
@@ -129,6 +129,23 @@ def test_authenticate_records_every_attempt(
         ("nobody@loja.test", "198.51.100.9", False, "failed"),
         (EMAIL, "2001:db8::1", True, "succeeded"),
     ]
+
+
+def test_attempt_times_keep_microseconds_so_the_wait_is_never_cut_short(
+    engine: Engine, throttled: Settings
+) -> None:
+    """A failure late in its second still means a full 1 s wait (MariaDB: DATETIME(6))."""
+    second = _now() - timedelta(minutes=1)
+    last = second + timedelta(microseconds=990_000)
+    _attempts(engine, (second, False), (second, False), (last, False))  # 3 failures: 1 s
+    with session_scope(engine) as session:
+        stored = session.scalar(
+            select(LoginAttempt.created_at).order_by(LoginAttempt.id.desc()).limit(1)
+        )
+    assert stored == last  # truncated to the second, the wait below would already be over
+    assert _retry(engine, throttled, last + timedelta(milliseconds=20)) == 1
+    assert _retry(engine, throttled, last + timedelta(milliseconds=999)) == 1
+    assert _retry(engine, throttled, last + timedelta(seconds=1)) is None
 
 
 def test_throttled_attempts_are_recorded_and_never_lengthen_the_wait(

@@ -6,6 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Boolean, DateTime, Index, Integer, String
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from credguard.db.base import Base, utcnow
@@ -33,7 +34,14 @@ class LoginAttempt(Base):
     outcome: Mapped[str] = mapped_column(
         String(16), default=LoginOutcome.FAILED, server_default=LoginOutcome.FAILED.value
     )
-    created_at: Mapped[datetime] = mapped_column("createdAt", DateTime, default=utcnow)
+    # Microseconds on MariaDB/MySQL too (DATETIME(6); SQLite keeps them anyway): the throttle's
+    # wait is last failure + delay - now, and a failure truncated to the second would shorten it
+    # by up to a second, letting the next attempt through before a 1 s delay is over.
+    created_at: Mapped[datetime] = mapped_column(
+        "createdAt",
+        DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb"),
+        default=utcnow,
+    )
 
 
 class IpBlock(Base):
