@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -15,6 +16,12 @@ from credguard.db.engine import session_scope
 from credguard.synth import generator
 
 
+def today_utc() -> date:
+    """The UTC day now, read when a test needs it (a module constant would be the day the
+    suite was collected, and a run may cross midnight)."""
+    return utcnow().date()
+
+
 def make_customers(
     rows: int, *, seed: int = 1, dirty_share: float = 0.0, products: list[str] | None = None
 ) -> pl.DataFrame:
@@ -23,7 +30,7 @@ def make_customers(
         rows,
         seed=seed,
         products=products or ["CARTAO", "EMPRESTIMO", "CREDIARIO"],
-        reference_date=utcnow().date(),  # jobs judge dates by their UTC upload day
+        reference_date=today_utc(),  # jobs judge dates by their UTC upload day
         dirty_share=dirty_share,
         label_defects=True,
     )
@@ -70,7 +77,7 @@ def trained_candidate(folder: Path, *, seed: int, output: str = "new_model.pkl")
     from credguard.ml.training import train_file
 
     rows = generator.generate(
-        6_000, seed=seed, products=["CARTAO"], reference_date=utcnow().date(), dirty_share=0.0
+        6_000, seed=seed, products=["CARTAO"], reference_date=today_utc(), dirty_share=0.0
     ).select(*REQUIRED_COLUMNS, pl.col(generator.OUTCOME_COLUMN).alias("label"))
     rows.write_csv(folder / "train.csv")
     train_file(folder / "train.csv", folder / output, product="CARTAO")

@@ -9,12 +9,10 @@ import httpx
 from sqlalchemy import Engine
 
 from credguard.config import Settings
-from credguard.db.base import utcnow
 from credguard.drift import service
 from tests.api.conftest import People
 from tests.drift.conftest import SHORT_RELATIONSHIPS, scored_batch
-
-TODAY = utcnow().date()
+from tests.factories import today_utc
 
 
 def test_history_latest_filters_and_isolation(
@@ -30,7 +28,7 @@ def test_history_latest_filters_and_isolation(
         engine, settings, people.other_client_id, tmp_path, rows=900, seed=72,
         shift=SHORT_RELATIONSHIPS,
     )  # fmt: skip
-    yesterday = TODAY - timedelta(days=1)
+    yesterday = today_utc() - timedelta(days=1)
     service.detect_drift(engine, settings, day=yesterday)
     service.detect_drift(engine, settings)
     staff, owner, other = (
@@ -57,18 +55,18 @@ def test_history_latest_filters_and_isolation(
     def get(path: str, headers: dict[str, str], **params: object) -> httpx.Response:
         return quiet_http.get(path, headers=headers, params=params)
 
-    only = get("/api/v1/drift", staff, product="cartao", **{"from": TODAY.isoformat()}).json()
-    assert {(row["produto"], row["dia"]) for row in only} == {("CARTAO", TODAY.isoformat())}
+    only = get("/api/v1/drift", staff, product="cartao", **{"from": today_utc().isoformat()}).json()
+    assert {(row["produto"], row["dia"]) for row in only} == {("CARTAO", today_utc().isoformat())}
     assert len(only) == 3
     assert len(get("/api/v1/drift", staff, scope="all").json()) == 6
     assert len(get("/api/v1/drift", staff, to=yesterday.isoformat()).json()) == 3
     assert get("/api/v1/drift", staff, clientId=client_id).json()[0]["clientId"] == client_id
     assert get("/api/v1/drift", staff, **{"from": "2026-02-30"}).status_code == 422
-    backwards = {"from": TODAY.isoformat(), "to": yesterday.isoformat()}
+    backwards = {"from": today_utc().isoformat(), "to": yesterday.isoformat()}
     assert get("/api/v1/drift", staff, **backwards).status_code == 422
     assert get("/api/v1/drift", staff, scope="everyone").status_code == 422
     latest = get("/api/v1/drift/latest", staff).json()
-    assert len(latest) == 5 and {row["dia"] for row in latest} == {TODAY.isoformat()}
+    assert len(latest) == 5 and {row["dia"] for row in latest} == {today_utc().isoformat()}
     assert [row["scope"] for row in get("/api/v1/drift/latest", staff, scope="all").json()] == [
         "all"
     ] * 3

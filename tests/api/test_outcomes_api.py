@@ -7,13 +7,11 @@ from pathlib import Path
 import httpx
 from sqlalchemy import Engine, func, select
 
-from credguard.db.base import utcnow
 from credguard.db.engine import session_scope
 from credguard.outcomes.tables import ObservedOutcome
 from tests import factories
 from tests.api.conftest import People, wait_done
-
-TODAY = utcnow().date()
+from tests.factories import today_utc
 
 
 def scored_cpfs(
@@ -43,7 +41,7 @@ def test_json_then_csv_then_multipart_uploads_store_link_and_update(
             "cpf": cpf,
             "produto": "CARTAO",
             "inadimplente": i % 2 == 0,
-            "dataReferencia": TODAY.isoformat(),
+            "dataReferencia": today_utc().isoformat(),
         }
         for i, cpf in enumerate(cpfs[:10])
     ]
@@ -52,7 +50,7 @@ def test_json_then_csv_then_multipart_uploads_store_link_and_update(
             "cpf": cpfs[10],
             "produto": "Empréstimo",
             "default": 1,
-            "dataReferencia": TODAY.isoformat(),
+            "dataReferencia": today_utc().isoformat(),
         }
     )
     answer = http.post(
@@ -68,7 +66,7 @@ def test_json_then_csv_then_multipart_uploads_store_link_and_update(
         "unlinked": 1,  # no EMPRESTIMO score for that customer
     }
 
-    brazilian = TODAY.strftime("%d/%m/%Y")
+    brazilian = today_utc().strftime("%d/%m/%Y")
     csv = "cpf;produto;default;dataReferencia\r\n" + "".join(
         f"{cpf[:3]}.{cpf[3:6]}.{cpf[6:9]}-{cpf[9:]};Cartão;{'não' if i % 2 else 'SIM'};{brazilian}\r\n"
         for i, cpf in enumerate(cpfs[:12])
@@ -85,7 +83,7 @@ def test_json_then_csv_then_multipart_uploads_store_link_and_update(
         12,
     )
 
-    form = f"cpf,produto,inadimplente,dataReferencia\n{cpfs[12]},CARTAO,true,{TODAY}\n"
+    form = f"cpf,produto,inadimplente,dataReferencia\n{cpfs[12]},CARTAO,true,{today_utc()}\n"
     answer = http.post(
         "/api/v1/outcomes",
         files={"file": ("outcomes.csv", form.encode(), "text/csv")},
@@ -108,10 +106,10 @@ def test_a_bad_row_refuses_the_whole_upload_naming_each_problem(
     good = factories.make_customers(2, seed=4)["cpf"].to_list()
     csv = (
         "cpf,produto,inadimplente,dataReferencia\n"
-        f"{good[0]},CARTAO,1,{TODAY}\n"
-        f"12345678900,CARTAO,1,{TODAY}\n"
+        f"{good[0]},CARTAO,1,{today_utc()}\n"
+        f"12345678900,CARTAO,1,{today_utc()}\n"
         f"{good[1]},SEGURO,talvez,31/02/2026\n"
-        f"{good[0]},cartao,0,{TODAY}\n"
+        f"{good[0]},cartao,0,{today_utc()}\n"
     )
     answer = http.post(
         "/api/v1/outcomes",
@@ -151,7 +149,7 @@ def test_a_bad_row_refuses_the_whole_upload_naming_each_problem(
     masked = "529.982.247-25"
     swapped = http.post(
         "/api/v1/outcomes",
-        content=f"cpf,produto,inadimplente,dataReferencia\nCARTAO,{masked},1,{TODAY}\n",
+        content=f"cpf,produto,inadimplente,dataReferencia\nCARTAO,{masked},1,{today_utc()}\n",
         headers={**people.analyst.headers, "Content-Type": "text/csv"},
     )
     assert swapped.status_code == 422
@@ -207,7 +205,7 @@ def test_staff_name_the_client_and_clients_stay_apart(
                 "cpf": cpf,
                 "produto": "CARTAO",
                 "inadimplente": True,
-                "dataReferencia": TODAY.isoformat(),
+                "dataReferencia": today_utc().isoformat(),
             }
             for cpf in cpfs[:5]
         ]

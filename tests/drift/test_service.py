@@ -26,8 +26,7 @@ from credguard.outcomes import rows as outcome_rows
 from credguard.outcomes import service as outcomes
 from credguard.scoring.features import INPUT_COLUMNS
 from tests.drift.conftest import SHORT_RELATIONSHIPS, scored_batch
-
-TODAY = utcnow().date()
+from tests.factories import today_utc
 
 
 def stored(engine: Engine) -> dict[tuple[str, str], DriftResult]:
@@ -65,7 +64,7 @@ def test_one_result_per_product_and_scope_replaced_by_a_rerun(
     assert sorted(report.result_ids) == sorted(r.id for r in results.values())
     same = results[("CARTAO", f"client:{client_id}")]
     moved = results[("CARTAO", f"client:{shifted_client}")]
-    assert same.status == "stable" and same.n_current == 1_500 and same.dia == TODAY
+    assert same.status == "stable" and same.n_current == 1_500 and same.dia == today_utc()
     assert moved.status == "action" and moved.feature_status == "action"
     assert moved.client_id == shifted_client
     assert "relationship_days" in json.loads(moved.feature_drift or "{}")["flagged"]
@@ -74,7 +73,7 @@ def test_one_result_per_product_and_scope_replaced_by_a_rerun(
     nothing = results[("EMPRESTIMO", "all")]
     assert nothing.n_current == 0 and nothing.status == "insufficient_sample"
     assert nothing.psi is None
-    start, end = service.window_bounds(TODAY, settings.drift_window_days)
+    start, end = service.window_bounds(today_utc(), settings.drift_window_days)
     assert (same.window_start, same.window_end) == (start, end)
     assert end - start == timedelta(days=30)
     parts = same.parts()
@@ -91,12 +90,12 @@ def test_one_result_per_product_and_scope_replaced_by_a_rerun(
     assert written(third[("CARTAO", "all")]) == written(again[("CARTAO", "all")])
     assert written(third[("EMPRESTIMO", "all")]) != written(again[("EMPRESTIMO", "all")])
     # Another day is added; yesterday's window ends before today's batches: no client in it.
-    service.detect_drift(engine, settings, day=TODAY - timedelta(days=1))
+    service.detect_drift(engine, settings, day=today_utc() - timedelta(days=1))
     with session_scope(engine) as session:
         days = session.execute(
             select(DriftResult.dia, func.count()).group_by(DriftResult.dia)
         ).all()
-    assert dict(days) == {TODAY: 5, TODAY - timedelta(days=1): 3}
+    assert dict(days) == {today_utc(): 5, today_utc() - timedelta(days=1): 3}
 
 
 def test_the_window_leaves_out_older_and_excluded_rows(
@@ -118,11 +117,13 @@ def test_the_window_leaves_out_older_and_excluded_rows(
     service.detect_drift(engine, settings, products=["CARTAO"])
     assert stored(engine)[("CARTAO", "all")].n_current == 750
     # The window of 20 days ago holds the older batch only.
-    service.detect_drift(engine, settings, day=TODAY - timedelta(days=20), products=["CARTAO"])
+    service.detect_drift(
+        engine, settings, day=today_utc() - timedelta(days=20), products=["CARTAO"]
+    )
     with session_scope(engine) as session:
         past = session.scalar(
             select(DriftResult).where(
-                DriftResult.dia == TODAY - timedelta(days=20), DriftResult.scope == "all"
+                DriftResult.dia == today_utc() - timedelta(days=20), DriftResult.scope == "all"
             )
         )
         assert past is not None and past.n_current == 700
@@ -143,7 +144,7 @@ def test_the_window_is_read_unbuffered_and_portably(
     with session_scope(engine) as session:
         model = registry.production_models(session)["CARTAO"]
         stored_spent = session.scalar(select(func.sum(CustomerScore.valor_total_compras)))
-    start, end = service.window_bounds(TODAY, settings.drift_window_days)
+    start, end = service.window_bounds(today_utc(), settings.drift_window_days)
     table = service.read_window(engine, "CARTAO", start, end, model)
     assert table.dtype == np.float64 and table.shape == (300, service._COLUMNS)
     spent = table[:, service._FIRST_INPUT + INPUT_COLUMNS.index("valor_total_compras")]
@@ -185,12 +186,12 @@ def test_outcomes_add_observed_performance_beside_the_estimate(
         outcome_rows.from_records(
             [
                 {"cpf": cpf, "produto": "CARTAO", "inadimplente": bool(bad),
-                 "dataReferencia": TODAY.isoformat()}
+                 "dataReferencia": today_utc().isoformat()}
                 for cpf, bad in customers.select("cpf", "inadimplente").iter_rows()
             ]
         ),
         products=settings.products,
-        today=TODAY,
+        today=today_utc(),
     )  # fmt: skip
     with session_scope(engine) as session:
         report = outcomes.record(session, client_id, sent, key=b"k" * 32)

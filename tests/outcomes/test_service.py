@@ -18,7 +18,6 @@ from credguard.accounts import service as accounts
 from credguard.batches.tables import BatchJob, CustomerScore
 from credguard.config import Settings
 from credguard.customers.cpf import is_valid_cpf
-from credguard.db.base import utcnow
 from credguard.db.engine import session_scope
 from credguard.errors import ConfigurationError
 from credguard.outcomes import export, rows, service, snapshots
@@ -26,9 +25,9 @@ from credguard.outcomes.pseudonym import cpf_hashes, pseudonym_key
 from credguard.outcomes.tables import ObservedOutcome
 from credguard.scoring.features import INPUT_COLUMNS
 from tests import factories
+from tests.factories import today_utc
 
 KEY = b"k" * 32
-TODAY = utcnow().date()
 
 
 def scored_job(
@@ -57,7 +56,7 @@ def outcomes_of(cpfs: list[str], *, produto: str, day: date, defaulted: list[boo
             for cpf, bad in zip(cpfs, defaulted, strict=True)
         ]
     )
-    return rows.validate(raw, products=["CARTAO", "EMPRESTIMO", "CREDIARIO"], today=TODAY)
+    return rows.validate(raw, products=["CARTAO", "EMPRESTIMO", "CREDIARIO"], today=today_utc())
 
 
 def record(
@@ -96,9 +95,9 @@ def test_an_outcome_links_to_the_latest_score_on_or_before_its_date_of_its_own_c
     early = scored_job(engine, settings, client_id, customers, tmp_path / "a.csv")
     later = scored_job(engine, settings, client_id, customers, tmp_path / "b.csv")
     theirs = scored_job(engine, settings, other_client, customers, tmp_path / "c.csv")
-    processed_at(engine, early, at(TODAY - timedelta(days=40)))
-    processed_at(engine, later, at(TODAY - timedelta(days=10), hour=23))
-    processed_at(engine, theirs, at(TODAY - timedelta(days=5)))
+    processed_at(engine, early, at(today_utc() - timedelta(days=40)))
+    processed_at(engine, later, at(today_utc() - timedelta(days=10), hour=23))
+    processed_at(engine, theirs, at(today_utc() - timedelta(days=5)))
     scores = factories.stored_rows(engine, later)
     cpfs = scores["cpf"].to_list()[:4]
     # Outcomes link against the score snapshots: copy the jobs, as service.record does first.
@@ -110,13 +109,15 @@ def test_an_outcome_links_to_the_latest_score_on_or_before_its_date_of_its_own_c
             prepared = service.prepare(session, client_id, typed, key=KEY)
         return prepared.frame["batchJobId"].to_list()
 
-    assert linked_job(TODAY - timedelta(days=20)) == [early] * 4
-    assert linked_job(TODAY - timedelta(days=10)) == [later] * 4  # processed that day counts
-    assert linked_job(TODAY) == [later] * 4  # never the other client's more recent score
-    assert linked_job(TODAY - timedelta(days=41)) == [None] * 4  # before any score
+    assert linked_job(today_utc() - timedelta(days=20)) == [early] * 4
+    assert linked_job(today_utc() - timedelta(days=10)) == [later] * 4  # processed that day counts
+    assert linked_job(today_utc()) == [later] * 4  # never the other client's more recent score
+    assert linked_job(today_utc() - timedelta(days=41)) == [None] * 4  # before any score
 
     report = record(
-        engine, client_id, outcomes_of(cpfs, produto="CARTAO", day=TODAY, defaulted=[True] * 4)
+        engine,
+        client_id,
+        outcomes_of(cpfs, produto="CARTAO", day=today_utc(), defaulted=[True] * 4),
     )
     assert (report.received, report.stored, report.updated, report.linked) == (4, 4, 0, 4)
     table = stored(engine)
@@ -130,11 +131,13 @@ def test_an_outcome_links_to_the_latest_score_on_or_before_its_date_of_its_own_c
         *INPUT_COLUMNS,
     ):
         assert first[name].cast(pl.String).to_list() == score[name].cast(pl.String).to_list(), name
-    assert first["scoreReferenceDate"].cast(pl.Date).to_list() == [TODAY]
+    assert first["scoreReferenceDate"].cast(pl.Date).to_list() == [today_utc()]
 
     # The other client's outcomes for the same CPFs link only to that client's scores.
     theirs_report = record(
-        engine, other_client, outcomes_of(cpfs, produto="CARTAO", day=TODAY, defaulted=[False] * 4)
+        engine,
+        other_client,
+        outcomes_of(cpfs, produto="CARTAO", day=today_utc(), defaulted=[False] * 4),
     )
     assert theirs_report.stored == 4 and theirs_report.linked == 4
     assert set(stored(engine).filter(pl.col("clientId") == other_client)["batchJobId"]) == {theirs}
@@ -146,7 +149,9 @@ def test_outcomes_without_a_score_are_stored_unlinked(
     job = scored_job(engine, settings, client_id, customers, tmp_path / "a.csv")
     cpfs = factories.stored_rows(engine, job)["cpf"].to_list()[:3]
     report = record(
-        engine, client_id, outcomes_of(cpfs, produto="EMPRESTIMO", day=TODAY, defaulted=[True] * 3)
+        engine,
+        client_id,
+        outcomes_of(cpfs, produto="EMPRESTIMO", day=today_utc(), defaulted=[True] * 3),
     )
     assert (report.stored, report.linked, report.unlinked) == (3, 0, 3)
     table = stored(engine)
@@ -160,7 +165,9 @@ def test_sending_an_outcome_again_updates_it_and_keeps_an_archived_link(
     job = scored_job(engine, settings, client_id, customers, tmp_path / "a.csv")
     cpfs = factories.stored_rows(engine, job)["cpf"].to_list()[:5]
     first = record(
-        engine, client_id, outcomes_of(cpfs, produto="CARTAO", day=TODAY, defaulted=[False] * 5)
+        engine,
+        client_id,
+        outcomes_of(cpfs, produto="CARTAO", day=today_utc(), defaulted=[False] * 5),
     )
     assert (first.stored, first.updated, first.linked) == (5, 0, 5)
     before = stored(engine)
@@ -173,7 +180,7 @@ def test_sending_an_outcome_again_updates_it_and_keeps_an_archived_link(
     again = record(
         engine,
         client_id,
-        outcomes_of([*cpfs, *extra], produto="CARTAO", day=TODAY, defaulted=[*changed, True]),
+        outcomes_of([*cpfs, *extra], produto="CARTAO", day=today_utc(), defaulted=[*changed, True]),
     )
     assert (again.received, again.stored, again.updated) == (6, 1, 5)
     assert (again.linked, again.unlinked) == (5, 1)
@@ -200,7 +207,9 @@ def test_concurrent_uploads_of_overlapping_outcomes_store_each_once_and_count_ri
     start = threading.Barrier(uploads)
 
     def upload(window: list[str]) -> service.RecordReport:
-        typed = outcomes_of(window, produto="CARTAO", day=TODAY, defaulted=[True] * len(window))
+        typed = outcomes_of(
+            window, produto="CARTAO", day=today_utc(), defaulted=[True] * len(window)
+        )
         start.wait()
         return record(engine, client_id, typed)
 
@@ -225,7 +234,9 @@ def test_the_store_never_holds_a_cpf_or_a_name(
     record(
         engine,
         client_id,
-        outcomes_of(cpfs, produto="CARTAO", day=TODAY, defaulted=[i % 3 == 0 for i in range(40)]),
+        outcomes_of(
+            cpfs, produto="CARTAO", day=today_utc(), defaulted=[i % 3 == 0 for i in range(40)]
+        ),
     )
     table = stored(engine)
     assert table.height == 40
@@ -275,14 +286,14 @@ def test_purge_deletes_outcomes_older_than_the_retention(
 ) -> None:
     cpfs = factories.make_customers(3, seed=7)["cpf"].to_list()
     for age in (10, 1_824, 1_826, 3_000):
-        day = TODAY - timedelta(days=age)
+        day = today_utc() - timedelta(days=age)
         record(
             engine, client_id, outcomes_of(cpfs, produto="CARTAO", day=day, defaulted=[True] * 3)
         )
     with session_scope(engine) as session:
         assert service.purge(session, retention_days=settings.outcome_retention_days) == 6
     remaining = stored(engine)["dataReferencia"].cast(pl.Date).unique().sort().to_list()
-    assert remaining == [TODAY - timedelta(days=1_824), TODAY - timedelta(days=10)]
+    assert remaining == [today_utc() - timedelta(days=1_824), today_utc() - timedelta(days=10)]
     assert settings.outcome_retention_days == 1825
 
 
@@ -294,16 +305,18 @@ def test_summary_counts_per_product_and_client(
     record(
         engine,
         client_id,
-        outcomes_of(cpfs, produto="CARTAO", day=TODAY, defaulted=[True, False, False, False]),
+        outcomes_of(cpfs, produto="CARTAO", day=today_utc(), defaulted=[True, False, False, False]),
     )
     record(
         engine,
         client_id,
-        outcomes_of(cpfs[:2], produto="CREDIARIO", day=TODAY, defaulted=[True, True]),
+        outcomes_of(cpfs[:2], produto="CREDIARIO", day=today_utc(), defaulted=[True, True]),
     )
     with session_scope(engine) as session:
         other = accounts.create_client(session, "Outra").id
-    record(engine, other, outcomes_of(cpfs[:1], produto="CARTAO", day=TODAY, defaulted=[True]))
+    record(
+        engine, other, outcomes_of(cpfs[:1], produto="CARTAO", day=today_utc(), defaulted=[True])
+    )
     with session_scope(engine) as session:
         mine = service.summary(session, client_id=client_id)
         everyone = service.summary(session, client_id=None)
@@ -323,7 +336,7 @@ def test_the_export_holds_usable_linked_rows_only_and_says_what_it_left_out(
 ) -> None:
     frame = factories.make_customers(60, seed=12, products=["CARTAO"], dirty_share=0.2)
     job = scored_job(engine, settings, client_id, frame.drop("motivo_esperado"), tmp_path / "a.csv")
-    scored_on = TODAY - timedelta(days=30)
+    scored_on = today_utc() - timedelta(days=30)
     processed_at(engine, job, at(scored_on))
     with session_scope(engine) as session:
         session.execute(update(BatchJob).where(BatchJob.id == job).values(reference_date=scored_on))
@@ -336,9 +349,11 @@ def test_the_export_holds_usable_linked_rows_only_and_says_what_it_left_out(
     excluded = valid.filter(pl.col("motivoExclusao").is_not_null()).height
     assert excluded > 0
     defaulted = [i % 4 == 0 for i in range(len(cpfs))]
-    record(engine, client_id, outcomes_of(cpfs, produto="CARTAO", day=TODAY, defaulted=defaulted))
+    record(
+        engine, client_id, outcomes_of(cpfs, produto="CARTAO", day=today_utc(), defaulted=defaulted)
+    )
     # The day before, the same scores judged again (kept as one row: defaulted if either says so).
-    earlier = TODAY - timedelta(days=1)
+    earlier = today_utc() - timedelta(days=1)
     record(
         engine,
         client_id,
@@ -350,9 +365,9 @@ def test_the_export_holds_usable_linked_rows_only_and_says_what_it_left_out(
     record(
         engine,
         client_id,
-        outcomes_of(unlinked, produto="CARTAO", day=TODAY, defaulted=[True, False]),
+        outcomes_of(unlinked, produto="CARTAO", day=today_utc(), defaulted=[True, False]),
     )
-    too_old = TODAY - timedelta(days=400)
+    too_old = today_utc() - timedelta(days=400)
     record(
         engine,
         client_id,
@@ -360,7 +375,7 @@ def test_the_export_holds_usable_linked_rows_only_and_says_what_it_left_out(
     )
 
     output = tmp_path / "export" / "cartao.csv"
-    since = export.months_before(TODAY, 6)
+    since = export.months_before(today_utc(), 6)
     report = export.export_training_data(engine, product="CARTAO", since=since, output=output)
     written = pl.read_csv(output, infer_schema=False)
     assert written.columns == list(export.EXPORT_COLUMNS)

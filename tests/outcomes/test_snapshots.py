@@ -31,8 +31,8 @@ from credguard.scoring.features import INPUT_COLUMNS
 from tests import factories
 from tests.cli.test_cli import credguard
 from tests.db.test_runbook_sql import DELETE_ARCHIVED, mysql
+from tests.factories import today_utc
 
-TODAY = utcnow().date()
 #: Snapshot columns copied unchanged from customer_scores.
 COPIED = [
     "produto",
@@ -285,7 +285,7 @@ def test_an_outcome_sent_after_the_archival_links_and_is_exported(
     job = factories.process(
         engine, settings, factories.submit(engine, settings, path, client_id)
     ).id
-    scored_on = TODAY - timedelta(days=100)
+    scored_on = today_utc() - timedelta(days=100)
     with session_scope(engine) as session:  # uploaded and scored 100 days ago
         session.execute(
             update(BatchJob)
@@ -315,7 +315,7 @@ def test_an_outcome_sent_after_the_archival_links_and_is_exported(
         "cpf",
         pl.lit("CARTAO").alias("produto"),
         pl.col("inadimplente").cast(pl.String),
-        pl.lit(TODAY.isoformat()).alias("dataReferencia"),
+        pl.lit(today_utc().isoformat()).alias("dataReferencia"),
     )
     outcomes_file = tmp_path / "desfechos.csv"
     outcomes.write_csv(outcomes_file)
@@ -357,7 +357,9 @@ def test_purge_deletes_snapshots_processed_before_the_retention(
             session.execute(
                 update(ScoreSnapshot)
                 .where(ScoreSnapshot.score_id == score_id)
-                .values(data_processamento=datetime.combine(TODAY - timedelta(days=age), time(1)))
+                .values(
+                    data_processamento=datetime.combine(today_utc() - timedelta(days=age), time(1))
+                )
             )
     retention = settings.outcome_retention_days
     assert retention == 1825
