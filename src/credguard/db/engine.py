@@ -7,6 +7,7 @@ share the file; MariaDB/MySQL connections allow ``LOAD DATA LOCAL INFILE`` for b
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import sqlite3
 import threading
@@ -131,7 +132,8 @@ def _file_lock(path: str) -> Iterator[None]:
 
 @contextmanager
 def named_lock(engine: Engine, name: str, *, timeout_seconds: int = 300) -> Iterator[None]:
-    """One holder at a time of ``name`` among every process using this database.
+    """One holder at a time of ``name`` among every process using this database (only it:
+    another database on the same server has its own ``name``).
 
     It locks nothing in the database: it serialises a slow task (such as mirroring models to
     MLflow) without holding a transaction open. SQLite: a lock file beside the database;
@@ -141,22 +143,34 @@ def named_lock(engine: Engine, name: str, *, timeout_seconds: int = 300) -> Iter
         with _file_lock(f"{sqlite_path(engine)}.{name}-lock"):
             yield
         return
+    # The server's locks are server-wide: qualify the name with the database, so two
+    # CredGuard databases on one server (staging and production, two test runs) never wait
+    # for each other's locks.
+    qualified = server_lock_name(engine.url.database or "", name)
     with engine.connect() as connection:
         if engine.dialect.name == "postgresql":
-            connection.exec_driver_sql("SELECT pg_advisory_lock(hashtext(%s))", (name,))
-            release = ("SELECT pg_advisory_unlock(hashtext(%s))", (name,))
+            connection.exec_driver_sql("SELECT pg_advisory_lock(hashtext(%s))", (qualified,))
+            release = ("SELECT pg_advisory_unlock(hashtext(%s))", (qualified,))
         else:
             got = connection.exec_driver_sql(
-                "SELECT GET_LOCK(%s, %s)", (name, timeout_seconds)
+                "SELECT GET_LOCK(%s, %s)", (qualified, timeout_seconds)
             ).scalar()
             if got != 1:
                 raise TimeoutError(f"waited {timeout_seconds} s for the lock {name!r}")
-            release = ("SELECT RELEASE_LOCK(%s)", (name,))
+            release = ("SELECT RELEASE_LOCK(%s)", (qualified,))
         try:
             yield
         finally:
             connection.exec_driver_sql(*release)
             connection.rollback()
+
+
+def server_lock_name(database: str, name: str) -> str:
+    """``database/name``, or a digest of it beyond MySQL's 64 characters for a lock name."""
+    qualified = f"{database}/{name}"
+    if len(qualified) <= 64:
+        return qualified
+    return f"credguard/{hashlib.sha256(qualified.encode()).hexdigest()[:54]}"
 
 
 class BackgroundCheckpointer:
