@@ -53,6 +53,8 @@ def running_server(settings: Settings, *, worker: bool = True) -> Iterator[str]:
     finally:
         instance.should_exit = True
         thread.join(timeout=30)
+        # A server still running would keep its worker polling the next test's database.
+        assert not thread.is_alive(), "the API server did not stop within 30 s"
 
 
 @pytest.fixture
