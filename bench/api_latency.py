@@ -72,6 +72,26 @@ def _credguard(env: dict[str, str], *args: str, stdin: str | None = None) -> str
     return result.stdout
 
 
+def analyst_token(env: dict[str, str], email: str, password: str) -> str:
+    """Create an analyst of the demo client and an API token of theirs; the token."""
+    _credguard(
+        env,
+        "users",
+        "create",
+        email,
+        "--name",
+        "Bench",
+        "--role",
+        "analyst",
+        "--client",
+        "Loja Demo",
+        "--password-stdin",
+        stdin=password + "\n",
+    )
+    token_output = _credguard(env, "users", "token", email, "--name", "bench")
+    return re.search(r"(cg_[A-Za-z0-9_\-]+)", token_output).group(1)  # type: ignore[union-attr]
+
+
 def _ensure_wrk() -> str:
     found = shutil.which("wrk")
     if found:
@@ -158,22 +178,7 @@ def main() -> None:
         "CREDGUARD_UPLOAD_MAX_BYTES": str((args.upload_mb + 50) * 1024 * 1024),
     }
     _credguard(env, "init")
-    _credguard(
-        env,
-        "users",
-        "create",
-        "bench@loja.test",
-        "--name",
-        "Bench",
-        "--role",
-        "analyst",
-        "--client",
-        "Loja Demo",
-        "--password-stdin",
-        stdin="bench-password-123\n",
-    )
-    token_output = _credguard(env, "users", "token", "bench@loja.test", "--name", "bench")
-    token = re.search(r"(cg_[A-Za-z0-9_\-]+)", token_output).group(1)  # type: ignore[union-attr]
+    token = analyst_token(env, "bench@loja.test", "bench-password-123")
 
     server = subprocess.Popen(
         [

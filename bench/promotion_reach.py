@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -43,7 +42,7 @@ from pathlib import Path
 import httpx
 import psutil
 from _processes import MARIADB_SERVER, database_url, wait_ready
-from api_latency import CUSTOMER, _credguard, _free_port, machine_speed
+from api_latency import CUSTOMER, _credguard, _free_port, analyst_token, machine_speed
 from sqlalchemy import Engine
 
 NEW_MODEL = "fa_12_v2"
@@ -331,22 +330,7 @@ def main() -> None:
             "--password-stdin",
             stdin=ADMIN[1] + "\n",
         )
-        _credguard(
-            env,
-            "users",
-            "create",
-            ANALYST[0],
-            "--name",
-            "Bench",
-            "--role",
-            "analyst",
-            "--client",
-            "Loja Demo",
-            "--password-stdin",
-            stdin=ANALYST[1] + "\n",
-        )
-        token_output = _credguard(env, "users", "token", ANALYST[0], "--name", "bench")
-        token = re.search(r"(cg_[A-Za-z0-9_\-]+)", token_output).group(1)  # type: ignore[union-attr]
+        token = analyst_token(env, *ANALYST)
 
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
