@@ -3,7 +3,7 @@ measures its wait from the last failure, and a time truncated to the second shor
 
 Revision ID: 0012
 Revises: 0011
-Create Date: 2026-11-29 10:00:00
+Create Date: 2026-11-28 00:55:00
 """
 
 from __future__ import annotations
