@@ -6,7 +6,6 @@ backend's own ``assess`` with outcomes drawn by the generator, rendered into a p
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -15,9 +14,8 @@ import pytest
 
 from credguard.dashboard import charts, fmt, view
 from credguard.db.base import utcnow
-from credguard.drift import stats
+from credguard.drift import service, stats
 from credguard.drift.service import ResultView
-from credguard.drift.tables import DriftResult, client_scope
 from credguard.ml.artifact import ModelArtifact
 from credguard.scoring.features import FEATURES, build_features
 from credguard.scoring.model import ScoringModel
@@ -48,28 +46,11 @@ def stored(artifact: ModelArtifact, rows: int, *, outcomes: bool, seed: int = 11
     found = stats.assess(
         reference, stats.Thresholds(), window, stats.Outcomes(y, prob) if outcomes else None
     )
-    result = DriftResult(
-        id=1,
-        produto="CARTAO",
-        client_id=7,
-        scope=client_scope(7),
-        dia=DAY,
-        window_start=datetime(2026, 10, 29),
-        window_end=datetime(2026, 11, 28),
-        model_id=1,
-        n_current=found.n,
-        n_reference=reference.n,
-        psi=found.psi,
-        psi_critical=found.psi_critical,
-        psi_status=found.psi_status.value,
-        feature_status=found.feature_status.value,
-        performance_status=found.performance_status.value,
-        score_distribution=json.dumps(found.score_distribution),
-        feature_drift=json.dumps(found.feature_drift),
-        performance=json.dumps(found.performance),
-        status=found.status.value,
+    result = service.result_row(
+        "CARTAO", 7, DAY, (datetime(2026, 10, 29), datetime(2026, 11, 28)), 1, reference, found,
         created_at=datetime(2026, 11, 27, 9),
-    )
+    )  # fmt: skip
+    result.id = 1
     return ResultView(result, "Loja <Teste>")
 
 

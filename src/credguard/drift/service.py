@@ -356,28 +356,9 @@ def _assess_product(
     now = utcnow()
 
     def result(client_id: int | None, assessment: stats.Assessment) -> DriftResult:
-        scope = client_scope(client_id)
-        run.statuses[scope] = assessment.status.value
-        return DriftResult(
-            produto=product,
-            client_id=client_id,
-            scope=scope,
-            dia=day,
-            window_start=start,
-            window_end=end,
-            model_id=ref.id,
-            n_current=assessment.n,
-            n_reference=reference.n,
-            psi=assessment.psi,
-            psi_critical=assessment.psi_critical,
-            psi_status=assessment.psi_status.value,
-            feature_status=assessment.feature_status.value,
-            performance_status=assessment.performance_status.value,
-            score_distribution=_dumps(assessment.score_distribution),
-            feature_drift=_dumps(assessment.feature_drift),
-            performance=_dumps(assessment.performance),
-            status=assessment.status.value,
-            created_at=now,
+        run.statuses[client_scope(client_id)] = assessment.status.value
+        return result_row(
+            product, client_id, day, (start, end), ref.id, reference, assessment, created_at=now
         )
 
     results = [result(None, stats.assess(reference, limits, window, outcomes))]
@@ -390,6 +371,41 @@ def _assess_product(
         )
     run.seconds["assess"] = perf_counter() - began
     return results
+
+
+def result_row(
+    product: str,
+    client_id: int | None,
+    day: date,
+    window: tuple[datetime, datetime],
+    model_id: int,
+    reference: stats.Reference,
+    assessment: stats.Assessment,
+    *,
+    created_at: datetime,
+) -> DriftResult:
+    """The row a drift run stores for ``product`` × ``client_id`` (None: all clients) × ``day``."""
+    return DriftResult(
+        produto=product,
+        client_id=client_id,
+        scope=client_scope(client_id),
+        dia=day,
+        window_start=window[0],
+        window_end=window[1],
+        model_id=model_id,
+        n_current=assessment.n,
+        n_reference=reference.n,
+        psi=assessment.psi,
+        psi_critical=assessment.psi_critical,
+        psi_status=assessment.psi_status.value,
+        feature_status=assessment.feature_status.value,
+        performance_status=assessment.performance_status.value,
+        score_distribution=_dumps(assessment.score_distribution),
+        feature_drift=_dumps(assessment.feature_drift),
+        performance=_dumps(assessment.performance),
+        status=assessment.status.value,
+        created_at=created_at,
+    )
 
 
 def summary(result: DriftResult) -> str:
