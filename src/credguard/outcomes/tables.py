@@ -23,7 +23,29 @@ from sqlalchemy.orm import Mapped, mapped_column
 from credguard.db.base import Base, utcnow
 
 
-class ObservedOutcome(Base):
+class _ScoredRow:
+    """The columns both tables copy from a scored ``customer_scores`` row: the model and what it
+    said, the day its features were computed at (its batch job's reference date) and the input
+    features as validation normalised them."""
+
+    model_name: Mapped[str | None] = mapped_column("modelName", String(64), default=None)
+    model_version: Mapped[str | None] = mapped_column("modelVersion", String(32), default=None)
+    score_prob: Mapped[float | None] = mapped_column("scoreProbInadimplencia", Double, default=None)
+    faixa_score: Mapped[str | None] = mapped_column("faixaScore", String(1), default=None)
+    motivo_exclusao: Mapped[str | None] = mapped_column("motivoExclusao", String(40), default=None)
+    score_reference_date: Mapped[date | None] = mapped_column(
+        "scoreReferenceDate", Date, default=None
+    )
+    data_primeira_compra: Mapped[date | None] = mapped_column(Date, default=None)
+    data_ultima_compra: Mapped[date | None] = mapped_column(Date, default=None)
+    total_compras: Mapped[int | None] = mapped_column(Integer, default=None)
+    valor_total_compras: Mapped[Decimal | None] = mapped_column(Numeric(14, 2), default=None)
+    total_pagamentos_em_dia: Mapped[int | None] = mapped_column(Integer, default=None)
+    total_atrasos: Mapped[int | None] = mapped_column(Integer, default=None)
+    maior_atraso: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class ObservedOutcome(_ScoredRow, Base):
     """One customer's outcome for one product at a date, with a copy of the score it judges.
 
     Never holds the CPF or the name: ``cpfHash`` is HMAC-SHA256 of the 11-digit CPF under the
@@ -52,31 +74,14 @@ class ObservedOutcome(Base):
     # The linked score (copied: the score itself is archived after 90 days).
     score_id: Mapped[int | None] = mapped_column("scoreId", BigInteger, default=None)
     batch_job_id: Mapped[int | None] = mapped_column("batchJobId", Integer, default=None)
-    model_name: Mapped[str | None] = mapped_column("modelName", String(64), default=None)
-    model_version: Mapped[str | None] = mapped_column("modelVersion", String(32), default=None)
-    score_prob: Mapped[float | None] = mapped_column("scoreProbInadimplencia", Double, default=None)
-    faixa_score: Mapped[str | None] = mapped_column("faixaScore", String(1), default=None)
-    motivo_exclusao: Mapped[str | None] = mapped_column("motivoExclusao", String(40), default=None)
     data_processamento: Mapped[datetime | None] = mapped_column(
         "dataProcessamento", DateTime, default=None
     )
-    #: The day the score's features were computed at (its batch job's reference date).
-    score_reference_date: Mapped[date | None] = mapped_column(
-        "scoreReferenceDate", Date, default=None
-    )
-    # The scored row's input features, as validation normalised them.
-    data_primeira_compra: Mapped[date | None] = mapped_column(Date, default=None)
-    data_ultima_compra: Mapped[date | None] = mapped_column(Date, default=None)
-    total_compras: Mapped[int | None] = mapped_column(Integer, default=None)
-    valor_total_compras: Mapped[Decimal | None] = mapped_column(Numeric(14, 2), default=None)
-    total_pagamentos_em_dia: Mapped[int | None] = mapped_column(Integer, default=None)
-    total_atrasos: Mapped[int | None] = mapped_column(Integer, default=None)
-    maior_atraso: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column("createdAt", DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column("updatedAt", DateTime, default=utcnow)
 
 
-class ScoreSnapshot(Base):
+class ScoreSnapshot(_ScoredRow, Base):
     """A pseudonymised copy of one ``customer_scores`` row of a completed job, for linking outcomes.
 
     Outcomes arrive months after the scoring they judge, long after the runbook's 90-day archival
@@ -102,22 +107,6 @@ class ScoreSnapshot(Base):
     batch_job_id: Mapped[int] = mapped_column("batchJobId", Integer)
     score_id: Mapped[int] = mapped_column("scoreId", BigInteger)
     data_processamento: Mapped[datetime] = mapped_column("dataProcessamento", DateTime)
-    #: The day the score's features were computed at (its batch job's reference date).
-    score_reference_date: Mapped[date | None] = mapped_column(
-        "scoreReferenceDate", Date, default=None
-    )
-    data_primeira_compra: Mapped[date | None] = mapped_column(Date, default=None)
-    data_ultima_compra: Mapped[date | None] = mapped_column(Date, default=None)
-    total_compras: Mapped[int | None] = mapped_column(Integer, default=None)
-    valor_total_compras: Mapped[Decimal | None] = mapped_column(Numeric(14, 2), default=None)
-    total_pagamentos_em_dia: Mapped[int | None] = mapped_column(Integer, default=None)
-    total_atrasos: Mapped[int | None] = mapped_column(Integer, default=None)
-    maior_atraso: Mapped[int | None] = mapped_column(Integer, default=None)
-    score_prob: Mapped[float | None] = mapped_column("scoreProbInadimplencia", Double, default=None)
-    faixa_score: Mapped[str | None] = mapped_column("faixaScore", String(1), default=None)
-    motivo_exclusao: Mapped[str | None] = mapped_column("motivoExclusao", String(40), default=None)
-    model_name: Mapped[str | None] = mapped_column("modelName", String(64), default=None)
-    model_version: Mapped[str | None] = mapped_column("modelVersion", String(32), default=None)
     created_at: Mapped[datetime] = mapped_column("createdAt", DateTime, default=utcnow)
 
 
