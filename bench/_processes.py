@@ -48,3 +48,24 @@ def wait_ready(base: str, processes: list[subprocess.Popen[bytes]], timeout: flo
         if time.monotonic() > deadline:
             raise SystemExit("the server did not become ready")
         time.sleep(0.2)
+
+
+def recreate_mariadb_database(name: str) -> None:
+    """An empty database ``name`` (utf8mb4) on the bench's MariaDB server, dropping any old one."""
+    _on_mariadb_server(
+        f"DROP DATABASE IF EXISTS `{name}`", f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"
+    )
+
+
+def drop_mariadb_database(name: str) -> None:
+    _on_mariadb_server(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+def _on_mariadb_server(*statements: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    server = create_engine(MARIADB_SERVER)
+    with server.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+    server.dispose()

@@ -25,7 +25,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from _processes import MARIADB_SERVER, database_url, run_child
+from _processes import database_url, recreate_mariadb_database, run_child
 
 BENCH_DB = "credguard_bench"
 
@@ -35,15 +35,8 @@ def _database_url(engine_name: str, data_dir: Path) -> str:
 
 
 def _reset_database(engine_name: str) -> None:
-    if engine_name != "mariadb":
-        return
-    from sqlalchemy import create_engine, text
-
-    server = create_engine(MARIADB_SERVER)
-    with server.begin() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS `{BENCH_DB}`"))
-        connection.execute(text(f"CREATE DATABASE `{BENCH_DB}` CHARACTER SET utf8mb4"))
-    server.dispose()
+    if engine_name == "mariadb":
+        recreate_mariadb_database(BENCH_DB)
 
 
 def _child(args: list[str], env: dict[str, str]) -> dict[str, object]:

@@ -27,7 +27,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from _processes import MARIADB_SERVER, database_url, run_child
+from _processes import database_url, drop_mariadb_database, recreate_mariadb_database, run_child
 
 BENCH_DB = "credguard_bench_drift"
 PRODUCT = "CARTAO"
@@ -35,15 +35,6 @@ PRODUCT = "CARTAO"
 
 def _database_url(engine_name: str, data_dir: Path) -> str:
     return database_url(engine_name, data_dir, BENCH_DB)
-
-
-def _mariadb(statement: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    server = create_engine(MARIADB_SERVER)
-    with server.begin() as connection:
-        connection.execute(text(statement))
-    server.dispose()
 
 
 def _child(args: list[str], env: dict[str, str]) -> dict[str, object]:
@@ -139,8 +130,7 @@ def main() -> None:
         shutil.rmtree(data_dir, ignore_errors=True)
         data_dir.mkdir(parents=True)
         if engine_name == "mariadb":
-            _mariadb(f"DROP DATABASE IF EXISTS `{BENCH_DB}`")
-            _mariadb(f"CREATE DATABASE `{BENCH_DB}` CHARACTER SET utf8mb4")
+            recreate_mariadb_database(BENCH_DB)
         env = {
             "CREDGUARD_DATA_DIR": str(data_dir),
             "CREDGUARD_DATABASE_URL": _database_url(engine_name, data_dir),
@@ -172,7 +162,7 @@ def main() -> None:
             f"{statistics.median(totals):.2f} s, best {min(totals):.2f} s (target ≤ 5 s on SQLite)"
         )
         if engine_name == "mariadb":
-            _mariadb(f"DROP DATABASE IF EXISTS `{BENCH_DB}`")
+            drop_mariadb_database(BENCH_DB)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,12 @@ from pathlib import Path
 
 import httpx
 import psutil
-from _processes import MARIADB_SERVER, database_url, wait_ready
+from _processes import (
+    database_url,
+    drop_mariadb_database,
+    recreate_mariadb_database,
+    wait_ready,
+)
 from api_latency import CUSTOMER, _credguard, _free_port, analyst_token, machine_speed
 from sqlalchemy import Engine
 
@@ -62,15 +67,6 @@ class Job:
     worker: str
     models: set[str]  # pinned for CARTAO at its start, and found on its stored CARTAO rows
     started: datetime | None
-
-
-def _mariadb(statement: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    server = create_engine(MARIADB_SERVER)
-    with server.begin() as connection:
-        connection.execute(text(statement))
-    server.dispose()
 
 
 def _start(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
@@ -286,8 +282,7 @@ def main() -> None:
         "CREDGUARD_MLFLOW_TRACKING_URI": args.mlflow,
     }
     if args.database == "mariadb":
-        _mariadb(f"DROP DATABASE IF EXISTS `{BENCH_DB}`")
-        _mariadb(f"CREATE DATABASE `{BENCH_DB}` CHARACTER SET utf8mb4")
+        recreate_mariadb_database(BENCH_DB)
     processes: list[subprocess.Popen[bytes]] = []
     engine: Engine | None = None
     try:
@@ -449,7 +444,7 @@ def main() -> None:
         if engine is not None:
             engine.dispose()
         if args.database == "mariadb":
-            _mariadb(f"DROP DATABASE IF EXISTS `{BENCH_DB}`")
+            drop_mariadb_database(BENCH_DB)
         shutil.rmtree(folder, ignore_errors=True)
 
     promote_seconds = t0 - sent

@@ -15,7 +15,6 @@ database ``credguard_bench_snapshots``.
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from datetime import date, datetime, timedelta
@@ -23,11 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Engine, create_engine, func, insert, select, text
+from _processes import database_url, drop_mariadb_database, recreate_mariadb_database
+from sqlalchemy import Engine, func, insert, select
 
-MARIADB_SERVER = os.environ.get(
-    "CREDGUARD_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306"
-)
 BENCH_DB = "credguard_bench_snapshots"
 KEY = b"bench-pseudonym-key-of-32-bytes!"
 
@@ -39,23 +36,11 @@ def _engine(engine_name: str, folder: Path) -> Engine:
     if engine_name == "sqlite":
         url = f"sqlite:///{folder / 'credguard.db'}"
     else:
-        server = create_engine(MARIADB_SERVER)
-        with server.begin() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS `{BENCH_DB}`"))
-            connection.execute(text(f"CREATE DATABASE `{BENCH_DB}` CHARACTER SET utf8mb4"))
-        server.dispose()
-        url = f"{MARIADB_SERVER}/{BENCH_DB}"
+        recreate_mariadb_database(BENCH_DB)
+        url = database_url(engine_name, folder, BENCH_DB)
     engine = db_engine.create(url)
     migrate.upgrade(engine)
     return engine
-
-
-def _drop(engine_name: str) -> None:
-    if engine_name == "mariadb":
-        server = create_engine(MARIADB_SERVER)
-        with server.begin() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS `{BENCH_DB}`"))
-        server.dispose()
 
 
 def fill(engine: Engine, client_id: int, rows: int, jobs: int, *, seed: int) -> None:
@@ -171,7 +156,8 @@ def run(engine_name: str, rows: int, jobs: int) -> None:
             )
         finally:
             engine.dispose()
-            _drop(engine_name)
+            if engine_name == "mariadb":
+                drop_mariadb_database(BENCH_DB)
 
     sample = pl.Series(np.random.default_rng(3).integers(10**9, 10**11 - 1, rows)).cast(pl.String)
     started = time.perf_counter()
