@@ -17,6 +17,17 @@ if ! command -v mysql >/dev/null 2>&1 || ! command -v mysqldump >/dev/null 2>&1;
   fi
 fi
 
+# The system's python3 (the runbook runs `python3 train_model.py` with it; the runbook-script
+# tests run it as an operator who cannot read this checkout), and setpriv to become that operator.
+if [ ! -x /usr/bin/python3 ] || ! command -v setpriv >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-minimal util-linux >/dev/null
+  else
+    echo "the runbook-script tests need /usr/bin/python3 and setpriv (packages python3-minimal, util-linux)" >&2
+    exit 1
+  fi
+fi
+
 # Debian's Chromium for the dashboard's browser tests (Playwright drives /usr/bin/chromium).
 if [ ! -x /usr/bin/chromium ]; then
   if command -v apt-get >/dev/null 2>&1; then
