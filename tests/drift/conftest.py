@@ -11,6 +11,7 @@ from credguard.config import Settings
 from credguard.db.base import utcnow
 from credguard.synth import generator
 from tests import factories
+from tests.dashboard.conftest import browser  # noqa: F401 (Debian's Chromium, for the done-when test)
 
 #: Much shorter relationships: the shift that reaches "action" (tests/drift/test_stats.py).
 SHORT_RELATIONSHIPS = generator.Shift(relationship_factor=0.5)

@@ -11,10 +11,8 @@ queues one mail, which ``credguard notifications send`` delivers through a real 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import polars as pl
 import pytest
 from playwright.sync_api import Browser
 from sqlalchemy import Engine, select
@@ -22,39 +20,18 @@ from sqlalchemy import Engine, select
 from credguard.accounts import service as accounts
 from credguard.accounts.tables import Client, Role
 from credguard.config import Settings
-from credguard.db.base import utcnow
 from credguard.db.engine import session_scope
 from credguard.incidents.tables import Incident
-from credguard.synth import generator
-from tests import factories
 from tests.api.conftest import PASSWORD, running_server
 from tests.cli.test_cli import credguard
-from tests.dashboard.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.drift.conftest import SHORT_RELATIONSHIPS, scored_batch
 from tests.mailbox import smtp_server
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
-
-def score(engine: Engine, settings: Settings, client: int, frame: pl.DataFrame, path: Path) -> None:
-    written = factories.write_file(frame, path)
-    factories.process(engine, settings, factories.submit(engine, settings, written, client))
 
 
 @pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 def test_a_shifted_batch_becomes_an_incident_a_mail_and_a_red_page(
-    engine: Engine, settings: Settings, client_id: int, tmp_path: Path, chromium: Browser
+    engine: Engine, settings: Settings, client_id: int, tmp_path: Path, browser: Browser
 ) -> None:
-    today = utcnow().date()
     with session_scope(engine) as session:
         shifted_client = session.get_one(Client, client_id)  # "Loja Teste", support plan
         shifted_client.contact_email = "risco@lojateste.test"
@@ -64,13 +41,11 @@ def test_a_shifted_batch_becomes_an_incident_a_mail_and_a_red_page(
         accounts.create_user(
             session, email="op@credguard.test", name="Op", password=PASSWORD, role=Role.OPERATOR
         )
-    shift = generator.Shift(relationship_factor=0.5)  # relationships half as long
-    score(engine, settings, client_id, generator.generate(
-        1_500, seed=51, products=["CARTAO"], reference_date=today, dirty_share=0, shift=shift
-    ), tmp_path / "shifted.csv")  # fmt: skip
-    score(engine, settings, usual_id, generator.generate(
-        6_000, seed=52, products=["CARTAO"], reference_date=today, dirty_share=0
-    ), tmp_path / "usual.csv")  # fmt: skip
+    # Relationships half as long for one client; the other like the training data.
+    scored_batch(
+        engine, settings, client_id, tmp_path, rows=1_500, seed=51, shift=SHORT_RELATIONSHIPS
+    )
+    scored_batch(engine, settings, usual_id, tmp_path, rows=6_000, seed=52)
 
     ran = credguard(settings, "drift", "run", "--product", "CARTAO", check=False)
     assert ran.returncode == 0, ran.stderr
@@ -99,7 +74,7 @@ def test_a_shifted_batch_becomes_an_incident_a_mail_and_a_red_page(
         assert incident.occurrences == 2
 
     with running_server(settings, worker=False) as url:
-        context = chromium.new_context(locale="pt-BR")
+        context = browser.new_context(locale="pt-BR")
         page = context.new_page()
         page.goto(f"{url}/dashboard/drift-monitoring")
         page.fill("#email", "op@credguard.test")
