@@ -57,6 +57,16 @@ def process(
     return get_job(engine, job_id)
 
 
+def scored_job(
+    engine: Engine, settings: Settings, client_id: int, customers: pl.DataFrame, path: Path
+) -> int:
+    """Write ``customers`` to ``path`` and score them as a completed job of ``client_id``; its id."""
+    write_file(customers, path)
+    job = process(engine, settings, submit(engine, settings, path, client_id))
+    assert job.status == "completed", job.error
+    return job.id
+
+
 def get_job(engine: Engine, job_id: int) -> BatchJob:
     with session_scope(engine) as session:
         return service.get_or_raise(session, job_id)

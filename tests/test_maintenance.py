@@ -45,8 +45,7 @@ def test_the_training_store_upkeep_captures_scores_and_applies_retention(
     engine: Engine, settings: Settings, client_id: int, tmp_path: Path
 ) -> None:
     customers = factories.make_customers(300, seed=3, dirty_share=0.0).drop("motivo_esperado")
-    path = factories.write_file(customers, tmp_path / "c.csv")
-    factories.process(engine, settings, factories.submit(engine, settings, path, client_id))
+    factories.scored_job(engine, settings, client_id, customers, tmp_path / "c.csv")
 
     def snapshots() -> int:
         with session_scope(engine) as session:
@@ -61,7 +60,7 @@ def test_the_training_store_upkeep_captures_scores_and_applies_retention(
     observed = outcomes_of(
         first["cpf"].to_list(),
         produto=first["produto"][0],
-        day=utcnow().date(),
+        day=factories.today_utc(),
         defaulted=[True, False, False, True, False],
     )
     with session_scope(engine) as session:

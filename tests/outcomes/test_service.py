@@ -30,16 +30,6 @@ from tests.factories import today_utc
 KEY = b"k" * 32
 
 
-def scored_job(
-    engine: Engine, settings: Settings, client_id: int, customers: pl.DataFrame, path: Path
-) -> int:
-    """Score ``customers`` as a batch job of ``client_id``; the job id."""
-    factories.write_file(customers, path)
-    return factories.process(
-        engine, settings, factories.submit(engine, settings, path, client_id)
-    ).id
-
-
 def processed_at(engine: Engine, job_id: int, moment: datetime) -> None:
     with session_scope(engine) as session:
         session.execute(
@@ -92,9 +82,9 @@ def test_an_outcome_links_to_the_latest_score_on_or_before_its_date_of_its_own_c
 ) -> None:
     with session_scope(engine) as session:
         other_client = accounts.create_client(session, "Outra Loja").id
-    early = scored_job(engine, settings, client_id, customers, tmp_path / "a.csv")
-    later = scored_job(engine, settings, client_id, customers, tmp_path / "b.csv")
-    theirs = scored_job(engine, settings, other_client, customers, tmp_path / "c.csv")
+    early = factories.scored_job(engine, settings, client_id, customers, tmp_path / "a.csv")
+    later = factories.scored_job(engine, settings, client_id, customers, tmp_path / "b.csv")
+    theirs = factories.scored_job(engine, settings, other_client, customers, tmp_path / "c.csv")
     processed_at(engine, early, at(today_utc() - timedelta(days=40)))
     processed_at(engine, later, at(today_utc() - timedelta(days=10), hour=23))
     processed_at(engine, theirs, at(today_utc() - timedelta(days=5)))
@@ -146,7 +136,7 @@ def test_an_outcome_links_to_the_latest_score_on_or_before_its_date_of_its_own_c
 def test_outcomes_without_a_score_are_stored_unlinked(
     engine: Engine, settings: Settings, client_id: int, customers: pl.DataFrame, tmp_path: Path
 ) -> None:
-    job = scored_job(engine, settings, client_id, customers, tmp_path / "a.csv")
+    job = factories.scored_job(engine, settings, client_id, customers, tmp_path / "a.csv")
     cpfs = factories.stored_rows(engine, job)["cpf"].to_list()[:3]
     report = record(
         engine,
@@ -162,7 +152,7 @@ def test_outcomes_without_a_score_are_stored_unlinked(
 def test_sending_an_outcome_again_updates_it_and_keeps_an_archived_link(
     engine: Engine, settings: Settings, client_id: int, customers: pl.DataFrame, tmp_path: Path
 ) -> None:
-    job = scored_job(engine, settings, client_id, customers, tmp_path / "a.csv")
+    job = factories.scored_job(engine, settings, client_id, customers, tmp_path / "a.csv")
     cpfs = factories.stored_rows(engine, job)["cpf"].to_list()[:5]
     first = record(
         engine,
@@ -198,7 +188,7 @@ def test_concurrent_uploads_of_overlapping_outcomes_store_each_once_and_count_ri
     customers = factories.make_customers(300, seed=8, products=["CARTAO"]).drop(
         "motivo_esperado", "prob_inadimplencia_real", "inadimplente"
     )
-    job = scored_job(engine, settings, client_id, customers, tmp_path / "a.csv")
+    job = factories.scored_job(engine, settings, client_id, customers, tmp_path / "a.csv")
     cpfs = factories.stored_rows(engine, job)["cpf"].to_list()
     uploads = 6
     # Upload i holds customers [40 i, 40 i + 100): each overlaps the next two; every other
@@ -228,7 +218,7 @@ def test_concurrent_uploads_of_overlapping_outcomes_store_each_once_and_count_ri
 def test_the_store_never_holds_a_cpf_or_a_name(
     engine: Engine, settings: Settings, client_id: int, customers: pl.DataFrame, tmp_path: Path
 ) -> None:
-    job = scored_job(engine, settings, client_id, customers, tmp_path / "a.csv")
+    job = factories.scored_job(engine, settings, client_id, customers, tmp_path / "a.csv")
     scores = factories.stored_rows(engine, job)
     cpfs = scores["cpf"].to_list()
     record(
@@ -300,7 +290,7 @@ def test_purge_deletes_outcomes_older_than_the_retention(
 def test_summary_counts_per_product_and_client(
     engine: Engine, settings: Settings, client_id: int, customers: pl.DataFrame, tmp_path: Path
 ) -> None:
-    job = scored_job(engine, settings, client_id, customers, tmp_path / "a.csv")
+    job = factories.scored_job(engine, settings, client_id, customers, tmp_path / "a.csv")
     cpfs = factories.stored_rows(engine, job)["cpf"].to_list()[:4]
     record(
         engine,
@@ -335,7 +325,9 @@ def test_the_export_holds_usable_linked_rows_only_and_says_what_it_left_out(
     engine: Engine, settings: Settings, client_id: int, tmp_path: Path
 ) -> None:
     frame = factories.make_customers(60, seed=12, products=["CARTAO"], dirty_share=0.2)
-    job = scored_job(engine, settings, client_id, frame.drop("motivo_esperado"), tmp_path / "a.csv")
+    job = factories.scored_job(
+        engine, settings, client_id, frame.drop("motivo_esperado"), tmp_path / "a.csv"
+    )
     scored_on = today_utc() - timedelta(days=30)
     processed_at(engine, job, at(scored_on))
     with session_scope(engine) as session:

@@ -58,10 +58,9 @@ def scored_job(
     dirty_share: float = 0.0,
 ) -> int:
     customers = factories.make_customers(rows, seed=seed, dirty_share=dirty_share)
-    factories.write_file(customers.drop("motivo_esperado"), path)
-    return factories.process(
-        engine, settings, factories.submit(engine, settings, path, client_id)
-    ).id
+    return factories.scored_job(
+        engine, settings, client_id, customers.drop("motivo_esperado"), path
+    )
 
 
 def copyable(engine: Engine, *job_ids: int) -> pl.DataFrame:
@@ -281,10 +280,9 @@ def test_an_outcome_sent_after_the_archival_links_and_is_exported(
     engine: Engine, settings: Settings, client_id: int, tmp_path: Path
 ) -> None:
     customers = factories.make_customers(50, seed=40, products=["CARTAO"])
-    path = factories.write_file(customers.drop("motivo_esperado"), tmp_path / "c.csv")
-    job = factories.process(
-        engine, settings, factories.submit(engine, settings, path, client_id)
-    ).id
+    job = factories.scored_job(
+        engine, settings, client_id, customers.drop("motivo_esperado"), tmp_path / "c.csv"
+    )
     scored_on = today_utc() - timedelta(days=100)
     with session_scope(engine) as session:  # uploaded and scored 100 days ago
         session.execute(
