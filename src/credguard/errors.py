@@ -8,6 +8,7 @@ one line, the API as problem details); nothing below them knows how.
     ├── NotFound (404)            e.g. BatchNotFound
     ├── Conflict (409)            e.g. a job already being processed
     ├── InvalidInput (422)        e.g. InvalidFile: not a CSV, missing column, empty
+    ├── Busy (503)                another process held a lock too long: try again later
     └── ConfigurationError (500)  bad settings, missing model, out-of-date schema
 """
 
@@ -47,6 +48,12 @@ class Conflict(CredGuardError):
 
 class InvalidInput(CredGuardError):
     status = 422
+
+
+class Busy(CredGuardError):
+    """Another process held what this one needs for too long; the same request can be retried."""
+
+    status = 503
 
 
 class ConfigurationError(CredGuardError):

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from credguard.db import engine as db_engine
 from credguard.db.engine import named_lock, server_lock_name
+from credguard.errors import Busy
 from tests.conftest import MARIADB_SERVER_URL, mariadb_engine
 
 
@@ -23,7 +24,8 @@ def held_elsewhere(engine: Engine, name: str) -> bool:
         try:
             with named_lock(engine, name, timeout_seconds=0):
                 taken.append(False)
-        except TimeoutError:
+        except Busy as refused:
+            assert refused.status == 503 and "try again later" in str(refused)
             taken.append(True)
 
     thread = threading.Thread(target=attempt)

@@ -23,6 +23,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from credguard.errors import Busy
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 log = structlog.get_logger(__name__)
@@ -156,7 +158,10 @@ def named_lock(engine: Engine, name: str, *, timeout_seconds: int = 300) -> Iter
                 "SELECT GET_LOCK(%s, %s)", (qualified, timeout_seconds)
             ).scalar()
             if got != 1:
-                raise TimeoutError(f"waited {timeout_seconds} s for the lock {name!r}")
+                raise Busy(
+                    f"another CredGuard process has been busy with {name!r} for"
+                    f" {timeout_seconds} s; try again later"
+                )
             release = ("SELECT RELEASE_LOCK(%s)", (qualified,))
         try:
             yield
