@@ -173,7 +173,7 @@ def _queue_drift_notice(
     """Queue the mail of a newly opened drift incident and note on it what was done."""
     if incident.client_id is None:
         notice = notices.operations_drift(incident, detected_on)
-        operations = _queue(
+        _, operations = _queue(
             session,
             incident,
             recipient=settings.operations_email,
@@ -193,7 +193,7 @@ def _queue_drift_notice(
         return
     notice = notices.client_drift(client, incident.produto or "", detected_on, settings)
     plan = "support plan" if client.support_plan else "no support plan: suggests contracting it"
-    incident.notification = _queue(
+    _, incident.notification = _queue(
         session,
         incident,
         recipient=client.contact_email,
@@ -248,7 +248,7 @@ def _notify_clients_of_product(
             )
         )
     )
-    queued = own = no_email = 0
+    queued = own = no_email = refused = 0
     for client_id in sorted(set(scored)):
         if client_id in at_action or open_key(SOURCE_DRIFT, product, client_scope(client_id)) in (
             own_keys
@@ -259,7 +259,7 @@ def _notify_clients_of_product(
         if client is None or not client.contact_email:
             no_email += 1
             continue
-        note = _queue(
+        was_queued, _ = _queue(
             session,
             incident,
             recipient=client.contact_email,
@@ -268,10 +268,11 @@ def _notify_clients_of_product(
             what="client notice",
             client_id=client_id,
         )
-        queued += note.startswith("client notice queued")
+        queued += was_queued
+        refused += not was_queued
     return (
         f"{queued} client notice(s) queued; skipped: {own} with an incident of their own, "
-        f"{no_email} without a contact e-mail"
+        f"{no_email} without a contact e-mail" + (f", {refused} not queued" if refused else "")
     )
 
 
@@ -301,11 +302,12 @@ def _queue(
     key: str,
     what: str,
     client_id: int | None = None,
-) -> str:
+) -> tuple[bool, str]:
+    """Queue ``notice`` to ``recipient``: whether a mail was queued now, and a note saying so."""
     if not recipient:
-        return f"{what} not queued: no recipient configured"
+        return False, f"{what} not queued: no recipient configured"
     try:
-        outbox.enqueue(
+        queued = outbox.enqueue(
             session,
             dedupe_key=key,
             recipient=recipient,
@@ -315,8 +317,10 @@ def _queue(
             incident_id=incident.id,
         )
     except InvalidInput as exc:
-        return f"{what} not queued: {exc.message}"[:300]
-    return f"{what} queued to {recipient}"[:300]
+        return False, f"{what} not queued: {exc.message}"[:300]
+    if not queued:
+        return False, f"{what} already queued to {recipient}"[:300]
+    return True, f"{what} queued to {recipient}"[:300]
 
 
 def _as_text(details: Mapping[str, Any]) -> str:
