@@ -13,12 +13,13 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from credguard.accounts import auth
 from credguard.accounts import service as accounts
 from credguard.accounts.auth import Principal
-from credguard.accounts.tables import Role
+from credguard.accounts.tables import Client, Role
 from credguard.api.deps import EngineDep, SessionDep, SettingsDep
 from credguard.api.middleware import ClientIp
 from credguard.dashboard import fmt, sessions, view
@@ -28,7 +29,7 @@ from credguard.db.base import utcnow
 from credguard.drift import service as drift
 from credguard.drift.tables import ALL_CLIENTS, client_scope
 from credguard.errors import CredGuardError, InvalidInput, NotFound
-from credguard.ml import registry
+from credguard.ml.tables import ModelRecord
 from credguard.security import service as security
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -184,11 +185,12 @@ def _period(period: str | None) -> int:
 
 
 def _model_names(session: Session, results: list[drift.ResultView]) -> dict[int, str]:
-    names = {}
-    for model_id in {item.result.model_id for item in results if item.result.model_id is not None}:
-        record = registry.get_or_raise(session, model_id)
-        names[model_id] = f"{record.name} v{record.version}"
-    return names
+    """ "name vN" of the models the results judged, in one query (a missing one is left out)."""
+    ids = {item.result.model_id for item in results if item.result.model_id is not None}
+    found = session.execute(
+        select(ModelRecord.id, ModelRecord.name, ModelRecord.version).where(ModelRecord.id.in_(ids))
+    )
+    return {model_id: f"{name} v{version}" for model_id, name, version in found}
 
 
 @router.get("/drift-monitoring")
@@ -234,7 +236,12 @@ def drift_monitoring(
     shown = {p.product for p in panels}
     newest = max((item.result.dia for item in latest), default=None)
     clients = (
-        [(c.id, c.name) for c, _ in accounts.list_clients(session)] if user.role in STAFF else []
+        [
+            (row.id, row.name)
+            for row in session.execute(select(Client.id, Client.name).order_by(Client.name))
+        ]
+        if user.role in STAFF
+        else []
     )
     return render(
         "drift.html",

@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from credguard.dashboard import charts, fmt
 from credguard.drift.service import ResultView
-from credguard.drift.stats import as_float
+from credguard.drift.stats import PSI_ACTION, PSI_ATTENTION, Thresholds, as_float
 
 STATUS_WORDS = {
     "stable": "Estável",
@@ -78,7 +78,7 @@ _METRICS = (
 
 @dataclass(frozen=True)
 class Status:
-    """A status as shown: its code (the CSS class), its word, its colour's name."""
+    """A status as shown: its code (the CSS class) and its word."""
 
     code: str
     word: str
@@ -139,7 +139,6 @@ class Panel:
     min_sample: str
     psi: str
     psi_status: Status
-    psi_critical: str
     noise: str
     feature_status: Status
     performance: Performance
@@ -206,7 +205,7 @@ def performance(part: Mapping[str, Any]) -> Performance:
 
 
 def _features(part: Mapping[str, Any]) -> tuple[list[FeatureRow], float]:
-    threshold = as_float(part.get("thresholdPct")) or 20.0
+    threshold = as_float(part.get("thresholdPct")) or Thresholds.feature_threshold_pct
     rows = []
     for item in part.get("features") or []:
         name = str(item.get("feature"))
@@ -252,8 +251,8 @@ def panel(latest: ResultView, history: Sequence[ResultView], model: str) -> Pane
     score = _part(parts, "scoreDistribution")
     features_part = _part(parts, "featureDrift")
     thresholds = score.get("thresholds") or {}
-    attention = as_float(thresholds.get("attention")) or 0.10
-    action = as_float(thresholds.get("action")) or 0.25
+    attention = as_float(thresholds.get("attention")) or PSI_ATTENTION
+    action = as_float(thresholds.get("action")) or PSI_ACTION
     n_scored = int(as_float(score.get("n")) or 0)
     points = [
         charts.TrendPoint(
@@ -287,7 +286,6 @@ def panel(latest: ResultView, history: Sequence[ResultView], model: str) -> Pane
         min_sample=fmt.integer(min_sample),
         psi=fmt.number(result.psi, 3),
         psi_status=Status.of(result.psi_status),
-        psi_critical=fmt.number(result.psi_critical, 4),
         noise=_noise(result.psi, result.psi_critical, n_scored, result.n_reference),
         feature_status=Status.of(result.feature_status),
         performance=performance(_part(parts, "performance")),
