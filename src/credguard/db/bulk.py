@@ -38,12 +38,14 @@ def rowcount(result: Result[Any]) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
-def _sqlite_ready(frame: pl.DataFrame) -> pl.DataFrame:
-    """Dates and datetimes as the text SQLAlchemy stores in SQLite."""
+def dates_as_text(frame: pl.DataFrame, *, fractions: bool = True) -> pl.DataFrame:
+    """Dates and datetimes as SQL text: with microseconds, as SQLAlchemy stores them in SQLite;
+    without (``fractions=False``), as a whole-second DATETIME column takes them."""
+    stamp = "%Y-%m-%d %H:%M:%S.%6f" if fractions else "%Y-%m-%d %H:%M:%S"
     return frame.with_columns(
         [pl.col(n).dt.strftime("%Y-%m-%d") for n, t in frame.schema.items() if t == pl.Date]
         + [
-            pl.col(n).dt.strftime("%Y-%m-%d %H:%M:%S.%6f")
+            pl.col(n).dt.strftime(stamp)
             for n, t in frame.schema.items()
             if isinstance(t, pl.Datetime)
         ]
@@ -101,7 +103,7 @@ class FrameWriter:
         try:
             cursor.executemany(
                 f'INSERT INTO "{table}" ({columns}) VALUES ({placeholders})',
-                _sqlite_ready(frame).iter_rows(),
+                dates_as_text(frame).iter_rows(),
             )
         except sqlite3.IntegrityError as exc:
             raise BulkLoadRejected(f"the database refused rows of {table}: {exc}") from exc

@@ -42,7 +42,7 @@ from credguard.batches.tables import BatchJob, BatchStatus, CustomerScore
 from credguard.config import Settings
 from credguard.customers.contract import INTEGER_COLUMNS, Exclusion
 from credguard.db.base import utcnow
-from credguard.db.bulk import read_frame, rowcount
+from credguard.db.bulk import dates_as_text, read_frame, rowcount
 from credguard.db.engine import named_lock, session_scope, write_lock
 from credguard.outcomes.pseudonym import cpf_hashes, pseudonym_key
 from credguard.outcomes.tables import ScoreSnapshot, ScoreSnapshotJob
@@ -288,11 +288,7 @@ def _write(connection: Connection, frame: pl.DataFrame) -> None:
     frame = frame.sort("clientId", "cpfHash")
     names = frame.columns
     sqlite_dialect = connection.dialect.name == "sqlite"
-    stamp = "%Y-%m-%d %H:%M:%S.%6f" if sqlite_dialect else "%Y-%m-%d %H:%M:%S"
-    values = frame.with_columns(
-        [pl.col(n).dt.strftime("%Y-%m-%d") for n, t in frame.schema.items() if t == pl.Date]
-        + [pl.col(n).dt.strftime(stamp) for n, t in frame.schema.items() if t == pl.Datetime]
-    ).rows()
+    values = dates_as_text(frame, fractions=sqlite_dialect).rows()
     quote = connection.dialect.identifier_preparer.quote
     columns = ", ".join(quote(name) for name in names)
     updated = [quote(name) for name in names if name != "scoreId"]
