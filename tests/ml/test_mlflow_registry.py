@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -297,3 +298,33 @@ def test_tracking_uris_are_shown_without_their_password() -> None:
         == "https://ops:***@mlflow.example.com:8443/x"
     )
     assert mlflow_registry.redacted("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+
+
+def test_changes_made_while_a_sync_waits_its_turn_share_it(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An outage: N promotions queue one sync behind the one running, not N."""
+    calls: list[str] = []
+    monkeypatch.setattr(mlflow_registry, "sync", lambda *_: calls.append("sync"))
+    busy = threading.Event()
+    release = threading.Event()
+
+    def running_sync() -> None:  # the sync MLflow keeps waiting
+        busy.set()
+        release.wait(30)
+
+    mirrored = settings.model_copy(update={"mlflow_tracking_uri": "http://127.0.0.1:9"})
+    first = mlflow_registry._background.submit(running_sync)
+    assert busy.wait(30)
+    try:
+        for _ in range(3):
+            said = mlflow_registry.sync_within(engine, mirrored, 0.05)
+            assert said is not None and "in the background" in said
+    finally:
+        release.set()
+    first.result(timeout=30)
+    mlflow_registry._background.submit(lambda: None).result(timeout=30)  # the queue drained
+    assert calls == ["sync"]
+    # Once that one has run, a new change queues a new sync.
+    assert mlflow_registry.sync_within(engine, mirrored, 30) is None
+    assert calls == ["sync", "sync"]

@@ -36,9 +36,10 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,6 +179,9 @@ def sync(engine: Engine, settings: Settings) -> SyncReport | None:
 #: How long an API promotion waits for the mirror before answering that it goes on behind.
 API_WAIT_SECONDS = 10.0
 _background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="credguard-mlflow")
+#: The latest sync submitted per (database, tracking URI), and the lock guarding the choice.
+_queued: dict[tuple[str, str], Future[SyncReport | None]] = {}
+_queued_lock = threading.Lock()
 
 
 def sync_within(engine: Engine, settings: Settings, seconds: float) -> str | None:
@@ -185,11 +189,20 @@ def sync_within(engine: Engine, settings: Settings, seconds: float) -> str | Non
 
     A promotion is committed before this runs: MLflow being slow or down must not keep its
     answer waiting (a proxy would time out and the admin retry a change that had landed).
-    Syncs queue one behind the other, so each change is mirrored once MLflow answers.
+    Syncs queue one behind the other, so each change is mirrored once MLflow answers; changes
+    made while a sync waits its turn share it (during an outage, N promotions queue one sync,
+    not N that each wait out the timeouts).
     """
-    if location(settings) is None:
+    where = location(settings)
+    if where is None:
         return None
-    future = _background.submit(sync, engine, settings)
+    with _queued_lock:
+        # A sync still waiting its turn reads the database when it starts, after this change:
+        # it mirrors this change too. Queue another only behind one that already started.
+        key = (str(engine.url), where.tracking_uri)
+        future = _queued.get(key)
+        if future is None or future.running() or future.done():
+            future = _queued[key] = _background.submit(sync, engine, settings)
     try:
         report = future.result(timeout=seconds)
     except FuturesTimeout:
